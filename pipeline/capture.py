@@ -1,0 +1,186 @@
+"""capture: a source page becomes an immutable, content-addressed file in raw/ plus a sidecar.
+
+Layout: raw/<source_id>/<sha256>.<ext> holds the bytes exactly as received, and
+raw/<source_id>/<sha256>.json holds the metadata (source id, origin, media type, sha256, bytes,
+captured_at, and HTTP validators when the page was fetched). The same bytes for the same source
+never produce a second capture; a changed page produces a new file beside the old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+EXTENSIONS = {
+    "text/plain": ".txt",
+    "text/markdown": ".md",
+    "text/html": ".html",
+    "application/xhtml+xml": ".html",
+}
+
+
+class CaptureError(Exception):
+    """A source could not be captured (missing file, unreadable bytes, bad sidecar)."""
+
+
+@dataclass(frozen=True)
+class Capture:
+    source_id: str
+    sha256: str
+    media_type: str  # without parameters, e.g. "text/html"
+    bytes: int
+    captured_at: str  # ISO 8601, UTC, seconds
+    origin: str  # the URL or the file the bytes came from
+    charset: str | None = None  # declared charset (HTTP header or file default), if any
+    http: dict = field(default_factory=dict)  # status, etag, last_modified, final_url
+    path: Path | None = None  # the bytes on disk (not stored in the sidecar)
+
+    def read_bytes(self) -> bytes:
+        assert self.path is not None
+        return self.path.read_bytes()
+
+    def sidecar(self) -> dict:
+        data = asdict(self)
+        data.pop("path")
+        return data
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def split_content_type(content_type: str | None) -> tuple[str, str | None]:
+    """'text/html; charset=ISO-8859-1' -> ('text/html', 'iso-8859-1')."""
+    if not content_type:
+        return "application/octet-stream", None
+    media_type, _, params = content_type.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key.lower() == "charset" and value:
+            charset = value.strip().strip('"').lower()
+    return media_type.strip().lower(), charset
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def capture_bytes(
+    raw_dir: Path,
+    source_id: str,
+    data: bytes,
+    *,
+    origin: str,
+    media_type: str,
+    charset: str | None = None,
+    captured_at: str | None = None,
+    http: dict | None = None,
+) -> tuple[Capture, bool]:
+    """Store `data` for `source_id`. Returns the capture and whether it is new.
+
+    Bytes already captured for this source return the existing capture untouched."""
+    digest = sha256_hex(data)
+    folder = raw_dir / source_id
+    existing = _find(folder, digest)
+    if existing is not None:
+        return existing, False
+    folder.mkdir(parents=True, exist_ok=True)
+    capture = Capture(
+        source_id=source_id,
+        sha256=digest,
+        media_type=media_type,
+        bytes=len(data),
+        captured_at=captured_at or utc_now(),
+        origin=origin,
+        charset=charset,
+        http=dict(http or {}),
+        path=folder / f"{digest}{EXTENSIONS.get(media_type, '.bin')}",
+    )
+    _write_atomic(capture.path, data)
+    sidecar = json.dumps(capture.sidecar(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    _write_atomic(folder / f"{digest}.json", sidecar.encode("utf-8"))
+    return capture, True
+
+
+def capture_file(
+    raw_dir: Path, source_id: str, path: Path, *, origin: str | None = None
+) -> tuple[Capture, bool]:
+    """Capture a page kept as a file (a saved article). The media type comes from the extension;
+    plain text is assumed to be UTF-8, which capture verifies."""
+    path = Path(path)
+    if not path.is_file():
+        raise CaptureError(f"source {source_id!r}: capture file not found: {path}")
+    data = path.read_bytes()
+    guessed, _ = mimetypes.guess_type(path.name)
+    media_type = {".md": "text/markdown"}.get(path.suffix.lower(), guessed or "text/plain")
+    charset = None
+    if media_type in ("text/plain", "text/markdown"):
+        charset = "utf-8"
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise CaptureError(
+                f"source {source_id!r}: {path} is not valid UTF-8 at byte {err.start}"
+            ) from err
+    return capture_bytes(
+        raw_dir, source_id, data, origin=origin or str(path), media_type=media_type,
+        charset=charset,
+    )
+
+
+def _load_sidecar(sidecar_path: Path) -> Capture:
+    try:
+        data = json.loads(sidecar_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise CaptureError(f"{sidecar_path}: unreadable capture metadata: {err}") from err
+    ext = EXTENSIONS.get(data.get("media_type", ""), ".bin")
+    body = sidecar_path.with_name(f"{data['sha256']}{ext}")
+    if not body.is_file():
+        raise CaptureError(f"{sidecar_path}: the captured file {body.name} is missing")
+    return Capture(**data, path=body)
+
+
+def _find(folder: Path, digest: str) -> Capture | None:
+    sidecar_path = folder / f"{digest}.json"
+    return _load_sidecar(sidecar_path) if sidecar_path.is_file() else None
+
+
+def list_captures(raw_dir: Path, source_id: str) -> list[Capture]:
+    """Every capture of a source, oldest first."""
+    folder = raw_dir / source_id
+    if not folder.is_dir():
+        return []
+    captures = [_load_sidecar(p) for p in folder.glob("*.json")]
+    return sorted(captures, key=lambda c: (c.captured_at, c.sha256))
+
+
+def latest_capture(raw_dir: Path, source_id: str) -> Capture | None:
+    captures = list_captures(raw_dir, source_id)
+    return captures[-1] if captures else None
+
+
+def verify_capture(capture: Capture) -> None:
+    """Raise if the stored bytes no longer match their recorded sha256 (raw/ is immutable)."""
+    data = capture.read_bytes()
+    if sha256_hex(data) != capture.sha256 or len(data) != capture.bytes:
+        raise CaptureError(
+            f"{capture.path}: stored bytes do not match the recorded sha256 {capture.sha256}"
+        )

@@ -1,0 +1,128 @@
+"""extract: tables in captures become mention rows with a locator and the raw cell text.
+
+Text and Markdown captures give their pipe tables; HTML captures give their <table>s (parsed in
+htmlpage). Prose facts are not extracted here: they are curated with a quote (curated/).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from pipeline.capture import Capture
+
+MENTION_COLUMNS = [
+    "source_id",
+    "capture_sha256",
+    "table_index",
+    "row_index",
+    "column_index",
+    "column_header",
+    "text",
+    "locator",
+]
+
+
+@dataclass
+class PageTable:
+    """A table found in a page: header cells and data rows, all as plain text."""
+
+    header: list[str]
+    rows: list[list[str]]
+    line: int | None = None  # 1-based line of the header in a text capture
+    caption: str | None = None
+    links: dict[tuple[int, int], list[str]] = field(default_factory=dict)  # (row, col) -> hrefs
+
+
+_SEPARATOR_CELL = re.compile(r"^:?-{3,}:?$")
+
+
+def _split_pipe_row(line: str) -> list[str]:
+    body = line.strip()
+    if body.startswith("|"):
+        body = body[1:]
+    if body.endswith("|") and not body.endswith("\\|"):
+        body = body[:-1]
+    cells = re.split(r"(?<!\\)\|", body)
+    return [cell.strip().replace("\\|", "|") for cell in cells]
+
+
+def _is_separator(line: str) -> bool:
+    cells = _split_pipe_row(line)
+    return bool(cells) and all(_SEPARATOR_CELL.match(cell.replace(" ", "")) for cell in cells)
+
+
+def markdown_tables(text: str) -> list[PageTable]:
+    """Pipe tables: a header row, a separator row (|---|---|), then rows until a non-table line."""
+    lines = text.splitlines()
+    tables: list[PageTable] = []
+    i = 0
+    while i < len(lines) - 1:
+        if "|" in lines[i] and _is_separator(lines[i + 1]):
+            header = _split_pipe_row(lines[i])
+            table = PageTable(header=header, rows=[], line=i + 1)
+            j = i + 2
+            while j < len(lines) and "|" in lines[j] and lines[j].strip():
+                cells = _split_pipe_row(lines[j])
+                # Pad or trim to the header's width so each cell keeps its column.
+                cells = (cells + [""] * len(header))[: len(header)]
+                table.rows.append(cells)
+                j += 1
+            tables.append(table)
+            i = j
+        else:
+            i += 1
+    return tables
+
+
+def decode_text(capture: Capture) -> str:
+    data = capture.read_bytes()
+    return data.decode(capture.charset or "utf-8")
+
+
+def capture_text(capture: Capture) -> str:
+    """The readable text of a capture: the file itself for text, the main text for HTML.
+    Quotes are verified against this text."""
+    if capture.media_type in ("text/html", "application/xhtml+xml"):
+        from pipeline import htmlpage
+
+        return htmlpage.html_main_text(htmlpage.decode_html(capture.read_bytes(), capture.charset))
+    return decode_text(capture)
+
+
+def capture_tables(capture: Capture) -> list[PageTable]:
+    if capture.media_type in ("text/html", "application/xhtml+xml"):
+        from pipeline import htmlpage
+
+        return htmlpage.html_tables(htmlpage.decode_html(capture.read_bytes(), capture.charset))
+    return markdown_tables(decode_text(capture))
+
+
+def mentions_from_tables(source_id: str, sha256: str, tables: list[PageTable]) -> pd.DataFrame:
+    """One row per data cell. Locators are 1-based: table, row (data rows), column."""
+    records = []
+    for t_index, table in enumerate(tables, start=1):
+        for r_index, row in enumerate(table.rows, start=1):
+            for c_index, cell in enumerate(row, start=1):
+                header = table.header[c_index - 1] if c_index <= len(table.header) else ""
+                locator = f"{source_id}#table={t_index}&row={r_index}&column={c_index}"
+                if table.line is not None:
+                    locator += f"&line={table.line + 1 + r_index}"
+                records.append(
+                    (source_id, sha256, t_index, r_index, c_index, header, cell, locator)
+                )
+    return pd.DataFrame.from_records(records, columns=MENTION_COLUMNS)
+
+
+def extract_mentions(captures: list[Capture]) -> pd.DataFrame:
+    """Mentions from every capture's tables, in a stable order."""
+    frames = [
+        mentions_from_tables(c.source_id, c.sha256, capture_tables(c))
+        for c in sorted(captures, key=lambda c: c.source_id)
+    ]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=MENTION_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
