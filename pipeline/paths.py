@@ -40,7 +40,9 @@ class ProjectPaths:
         return self.root / ".dagster"
 
 
-def project_paths(root: Path | str | None = None, releases: Path | str | None = None) -> ProjectPaths:
+def project_paths(
+    root: Path | str | None = None, releases: Path | str | None = None
+) -> ProjectPaths:
     return ProjectPaths(
         root=Path(root).resolve() if root else default_root(),
         releases_override=Path(releases).resolve() if releases else None,

@@ -1,0 +1,83 @@
+"""`sovai check`: everything that blocks a release, with file and line, for curators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pipeline import stages, validate
+from pipeline.capture import CaptureError
+from pipeline.curated import CuratedError, Record
+from pipeline.paths import ProjectPaths
+from pipeline.quotes import SourceText
+
+
+def _quote_failures(entities: dict[str, list[Record]], texts: dict[str, SourceText]
+                    ) -> list[str]:
+    """Every claim's quote, checked on its own, so that all failures are listed at once."""
+    failures = []
+    for records in entities.values():
+        for record in records:
+            for claim in record.get("claims") or []:
+                if not isinstance(claim, Record) or claim.get("basis") == "external":
+                    continue
+                source, quote = claim.get("source"), claim.get("quote")
+                if source not in texts:
+                    failures.append(f"{claim.file}:{claim.line}: unknown or uncaptured source "
+                                    f"{source!r}")
+                elif not isinstance(quote, str) or texts[source].find(quote) is None:
+                    failures.append(f"{claim.file}:{claim.line}: quote not in {source}: "
+                                    f"{quote!r}")
+    return failures
+
+
+def _unclaimed_entities(entities: dict[str, list[Record]]) -> list[str]:
+    return [f"{r.file}:{r.line}: {table} entity has no claims"
+            for table, records in entities.items() if table != "jurisdictions"
+            for r in records if not r.get("claims")]
+
+
+def run_check(paths: ProjectPaths, echo: Callable[[str], None] = print) -> int:
+    """Print the report; return 1 when anything blocks a release, else 0."""
+    blocking: list[str] = []
+    try:
+        curated, schemas, releases = stages.load_project(paths)
+        report = stages.capture_sources(paths, curated)
+    except (CuratedError, CaptureError) as err:
+        echo(f"BLOCKING: {err}")
+        return 1
+    from pipeline.extract import capture_text
+
+    texts = {k: SourceText(k, capture_text(c)) for k, c in report.captures.items()}
+    blocking += _quote_failures(curated.entities, texts)
+    blocking += _unclaimed_entities(curated.entities)
+    unresolved_total = 0
+    for release in releases:
+        captures = stages.release_captures(report.captures, curated, release)
+        try:
+            tables = stages.normalize(paths, curated, report.captures, release.date)
+        except CuratedError as err:
+            blocking.append(f"release {release.key}: {err}")
+            continue
+        problems = validate.check_release(tables.tables, schemas,
+                                          stages.source_texts(tables, captures))
+        blocking += [f"release {release.key}: {p}" for p in problems]
+        mentions = stages.mentions_for(captures)
+        _, unresolved = stages.resolve(paths, curated, mentions, tables)
+        unresolved_total = len(unresolved)
+        conflicts = tables.tables["conflicts"]
+        echo(f"release {release.key}: {sum(len(t) for t in tables.tables.values())} rows, "
+             f"{len(tables.tables['claims'])} claims, {len(conflicts)} conflicts (resolved), "
+             f"{len(unresolved)} unresolved mentions, {tables.external_values} external values")
+        if release is releases[-1]:
+            for row in unresolved.itertuples(index=False):
+                echo(f"  unresolved: {row.config_file}:{row.config_line}: {row.name!r} in "
+                     f"{row.locator} (looked in {row.tables})")
+            for row in conflicts.itertuples(index=False):
+                echo(f"  conflict: {row.table_name} {row.entity_id or row.metric} "
+                     f"{row.field}: {list(row.values)} from {list(row.source_ids)} -> "
+                     f"{row.resolution}")
+    for line in blocking:
+        echo(f"BLOCKING: {line}")
+    echo(f"{len(blocking)} blocking problems, {unresolved_total} unresolved mentions in the "
+         f"latest release")
+    return 1 if blocking else 0

@@ -1,0 +1,61 @@
+"""When the pipeline runs by itself: a monthly schedule for the next draft release, and a sensor
+that notices captures or curated changes that would alter it."""
+
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline.curated import load_curated
+from pipeline.releases import Release, declared_releases
+
+
+def next_draft(releases: list[Release], today: dt.date) -> Release | None:
+    """The earliest draft dated today or later; else the latest draft (still being curated)."""
+    drafts = [r for r in releases if not r.sealed]
+    upcoming = [r for r in drafts if r.date >= today]
+    if upcoming:
+        return upcoming[0]
+    return drafts[-1] if drafts else None
+
+
+def inputs_fingerprint(root: Path) -> str:
+    """A hash of everything that feeds a draft: curated/, schemas/ and raw/ capture metadata."""
+    digest = hashlib.sha256()
+    for folder in ("curated", "schemas", "raw"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file() and (folder != "raw" or path.suffix == ".json"):
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def build_automation(root: Path, job) -> dict:
+    def next_release_key(today: dt.date) -> str | None:
+        release = next_draft(declared_releases(load_curated(root / "curated")), today)
+        return release.key if release else None
+
+    @dg.schedule(job=job, cron_schedule="0 6 1 * *", execution_timezone="UTC",
+                 description="Monthly: build the next draft release.")
+    def monthly_release(context: dg.ScheduleEvaluationContext):
+        key = next_release_key(context.scheduled_execution_time.date())
+        if key is None:
+            return dg.SkipReason("no draft release is declared in curated/releases.yaml")
+        return dg.RunRequest(run_key=f"{key}-{context.scheduled_execution_time:%Y-%m}",
+                             partition_key=key)
+
+    @dg.sensor(job=job, minimum_interval_seconds=300,
+               description="Rebuild the next draft when a capture or curated file changes.")
+    def inputs_changed(context: dg.SensorEvaluationContext):
+        fingerprint = inputs_fingerprint(root)
+        if fingerprint == context.cursor:
+            return dg.SkipReason("curated/, schemas/ and raw/ are unchanged")
+        key = next_release_key(dt.date.today())
+        context.update_cursor(fingerprint)
+        if key is None:
+            return dg.SkipReason("no draft release to rebuild")
+        return dg.RunRequest(run_key=f"{key}-{fingerprint[:16]}", partition_key=key)
+
+    return {"schedules": [monthly_release], "sensors": [inputs_changed]}

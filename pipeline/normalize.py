@@ -1,0 +1,626 @@
+"""normalize: curated records and captures become the published tables of one release.
+
+As-of semantics: a release sees only the sources published on or before its date. A value is
+published only when a claim from one of those sources (or an external reference) supports it;
+an entity whose name no such claim supports is not in the release.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import pycountry
+
+from pipeline.capture import Capture
+from pipeline.curated import Curated, Record, parse_date
+from pipeline.extract import capture_text
+from pipeline.quotes import SourceText
+from pipeline.schemas import ColumnSpec, TableSchema, frame_from_records
+from pipeline.text import fold_name
+
+# Entity tables in dependency order (a table only references tables before it, or itself).
+ENTITY_TABLES = [
+    "jurisdictions",
+    "regions",
+    "organizations",
+    "model_families",
+    "models",
+    "projects",
+    "fx_rates",
+    "investments",
+    "figures",
+    "assessments",
+]
+BASES = ("stated", "table", "section", "external")
+# Values that state an absence of information rather than a fact: they need no claim.
+UNCLAIMED_VALUES = ("unknown", "not_applicable")
+DATE_PRECISIONS = ("day", "month", "year")
+EU = ("EUU", "European Union")
+
+
+def render_value(value: Any) -> str:
+    """A value as claim text: ISO dates, integral floats without '.0', lowercase booleans."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # numpy scalars from pandas columns
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+
+@dataclass
+class SourceInfo:
+    record: Record
+    source_id: str
+    published_on: dt.date
+    capture: Capture | None
+    text: SourceText | None
+
+
+def read_sources(curated: Curated, captures: dict[str, Capture]) -> dict[str, SourceInfo]:
+    """Validate sources.yaml and attach each source's latest capture and text."""
+    sources: dict[str, SourceInfo] = {}
+    for record in curated.sources:
+        source_id = record.get("source_id")
+        if not source_id or not isinstance(source_id, str):
+            raise record.error("missing required column", column="source_id", value=source_id)
+        if source_id in sources:
+            first = sources[source_id].record
+            raise record.error(f"duplicate source_id (first at {first.file}:{first.line})",
+                               key=source_id, column="source_id", value=source_id)
+        for column in ("title", "published_on", "date_precision", "date_evidence"):
+            if record.get(column) in (None, ""):
+                raise record.error("missing required column", key=source_id, column=column)
+        published_on = parse_date(record, "published_on", key=source_id)
+        if record["date_precision"] not in DATE_PRECISIONS:
+            raise record.error(f"must be one of {list(DATE_PRECISIONS)}", key=source_id,
+                               column="date_precision", value=record["date_precision"])
+        capture = captures.get(source_id)
+        text = SourceText(source_id, capture_text(capture)) if capture else None
+        info = SourceInfo(record, source_id, published_on, capture, text)
+        if text is not None and text.find(str(record["date_evidence"])) is None:
+            raise record.error("date_evidence does not occur in the source's capture",
+                               key=source_id, column="date_evidence",
+                               value=record["date_evidence"])
+        sources[source_id] = info
+    return sources
+
+
+def sources_frame(schema: TableSchema, sources: list[SourceInfo]) -> pd.DataFrame:
+    rows = []
+    for info in sources:
+        record, capture = info.record, info.capture
+        if capture is None:
+            raise record.error("source has no capture in raw/ (run the capture step)",
+                               key=info.source_id)
+        rows.append({
+            "source_id": info.source_id,
+            "title": record["title"],
+            "title_from_page": bool(record.get("title_from_page", True)),
+            "publisher": record.get("publisher"),
+            "url": record.get("url"),
+            "published_on": info.published_on,
+            "date_precision": record["date_precision"],
+            "date_evidence": record["date_evidence"],
+            "date_note": record.get("date_note"),
+            "media_type": capture.media_type,
+            "bytes": capture.bytes,
+            "sha256": capture.sha256,
+            "captured_at": capture.captured_at,
+        })
+    return frame_from_records(schema, rows)
+
+
+# --- entities and claims -------------------------------------------------------------------------
+
+
+@dataclass
+class ClaimDraft:
+    record: Record
+    source_id: str | None
+    quote: str | None
+    basis: str
+    reference: str | None
+    line: int | None
+    all_fields: set[str] = field(default_factory=set)  # supports the entity's own values
+    stated: dict[str, Any] = field(default_factory=dict)  # field -> the value the page states
+
+    @property
+    def external(self) -> bool:
+        return self.basis == "external"
+
+
+@dataclass
+class EntityDraft:
+    table: str
+    record: Record
+    entity_id: str
+    values: dict[str, Any]
+    claims: list[ClaimDraft]
+
+
+def _coerce(record: Record, key: str, column: ColumnSpec, value: Any) -> Any:
+    if value is None:
+        return [] if column.is_list else None
+    try:
+        if column.is_list:
+            if not isinstance(value, list):
+                raise TypeError
+            if not all(isinstance(v, (str, int, float)) for v in value):
+                raise TypeError
+            return [str(v) for v in value]
+        if column.type == "string":
+            if isinstance(value, (list, dict)):
+                raise TypeError
+            return value.isoformat() if isinstance(value, dt.date) else str(value)
+        if column.type == "int64":
+            if isinstance(value, bool) or float(value) != int(value):
+                raise TypeError
+            return int(value)
+        if column.type == "float64":
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if column.type == "boolean":
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if column.type == "date":
+            return parse_date(record, column.name, key=key)
+    except (TypeError, ValueError):
+        raise record.error(f"not a valid {column.type}", key=key, column=column.name,
+                           value=value) from None
+    return value
+
+
+def _check_value(record: Record, key: str, column: ColumnSpec, value: Any) -> None:
+    import re
+
+    items = value if column.is_list else [value]
+    for item in items:
+        if item is None:
+            continue
+        if column.allowed and item not in column.allowed:
+            raise record.error(f"must be one of {list(column.allowed)}", key=key,
+                               column=column.name, value=item)
+        if column.pattern and not re.fullmatch(column.pattern, str(item)):
+            raise record.error(f"does not match {column.pattern}", key=key, column=column.name,
+                               value=item)
+
+
+def _parse_claim(claim: Any, entity: Record, key: str, schema: TableSchema,
+                 sources: dict[str, SourceInfo]) -> ClaimDraft:
+    if not isinstance(claim, Record):
+        raise entity.error("a claim must be a mapping", key=key, column="claims", value=claim)
+    allowed_keys = {"source", "quote", "basis", "fields", "reference", "note"}
+    for extra in set(claim) - allowed_keys:
+        raise claim.error("unknown claim key", key=key, column=extra)
+    basis = claim.get("basis", "stated")
+    if basis not in BASES:
+        raise claim.error(f"basis must be one of {list(BASES)}", key=key, column="basis",
+                          value=basis)
+    claimable = {c.name: c for c in schema.columns if c.name != schema.primary_key}
+    draft = ClaimDraft(record=claim, source_id=claim.get("source"), quote=claim.get("quote"),
+                       basis=basis, reference=claim.get("reference"), line=None)
+    fields = claim.get("fields")
+    if isinstance(fields, list):
+        names = fields
+    elif isinstance(fields, dict):
+        names = list(fields)
+    else:
+        raise claim.error("fields must be a list of columns or a mapping column: value",
+                          key=key, column="fields", value=fields)
+    for name in names:
+        if name not in claimable:
+            raise claim.error(f"{schema.name} has no such column", key=key, column="fields",
+                              value=name)
+    if isinstance(fields, list):
+        draft.all_fields = set(fields)
+    else:
+        draft.stated = {name: _coerce(claim, key, claimable[name], value)
+                        for name, value in fields.items()}
+    if basis == "external":
+        if not draft.reference or not str(draft.reference).startswith(("http://", "https://")):
+            raise claim.error("an external claim needs a reference URL", key=key,
+                              column="reference", value=draft.reference)
+        return draft
+    if not draft.source_id:
+        raise claim.error("missing required column", key=key, column="source")
+    if draft.source_id not in sources:
+        raise claim.error("unknown source", key=key, column="source", value=draft.source_id)
+    if not draft.quote or not isinstance(draft.quote, str):
+        raise claim.error("missing required column", key=key, column="quote")
+    text = sources[draft.source_id].text
+    if text is None:
+        raise claim.error("the source has no capture to verify the quote against", key=key,
+                          column="source", value=draft.source_id)
+    draft.line = text.find(draft.quote)
+    if draft.line is None:
+        raise claim.error(f"quote does not occur in the capture of {draft.source_id}",
+                          key=key, column="quote", value=draft.quote)
+    return draft
+
+
+def read_entities(table: str, records: list[Record], schema: TableSchema,
+                  sources: dict[str, SourceInfo]) -> list[EntityDraft]:
+    """Validate one entity file: columns, types, allowed values, duplicate IDs, claims."""
+    pk = schema.primary_key
+    writable = {c.name: c for c in schema.columns if not c.derived}
+    drafts: dict[str, EntityDraft] = {}
+    for record in records:
+        key = record.get(pk)
+        if key in (None, ""):
+            raise record.error("missing required column", column=pk)
+        key = str(key)
+        for extra in set(record) - set(writable) - {"claims", "resolutions"}:
+            raise record.error(f"{schema.name} has no such column", key=key, column=extra,
+                               value=record[extra])
+        if key in drafts:
+            first = drafts[key].record
+            raise record.error(f"duplicate {pk} (first at {first.file}:{first.line})",
+                               key=key, column=pk, value=key)
+        values: dict[str, Any] = {}
+        for name, column in writable.items():
+            if name not in record and not column.nullable and not column.is_list:
+                if not (table == "jurisdictions" and name in ("name", "kind")):
+                    raise record.error("missing required column", key=key, column=name)
+            value = _coerce(record, key, column, record.get(name))
+            _check_value(record, key, column, value)
+            values[name] = value
+        claims = [_parse_claim(c, record, key, schema, sources)
+                  for c in record.get("claims") or []]
+        drafts[key] = EntityDraft(table, record, key, values, claims)
+    return list(drafts.values())
+
+
+def _alias_keys(draft: EntityDraft) -> list[str]:
+    names = [draft.values.get("name")] + list(draft.values.get("aliases") or [])
+    return [fold_name(n) for n in names if n]
+
+
+def check_alias_collisions(drafts: list[EntityDraft]) -> None:
+    """An alias (after folding) may name only one entity of a table."""
+    seen: dict[str, EntityDraft] = {}
+    for draft in drafts:
+        for alias in set(_alias_keys(draft)):
+            other = seen.get(alias)
+            if other is not None and other.entity_id != draft.entity_id:
+                raise draft.record.error(
+                    f"alias also names {other.entity_id} ({other.record.file}:"
+                    f"{other.record.line})", key=draft.entity_id, column="aliases", value=alias)
+            seen[alias] = draft
+
+
+# --- jurisdictions from ISO 3166 -----------------------------------------------------------------
+
+
+def iso_name(code: str) -> str | None:
+    if code == EU[0]:
+        return EU[1]
+    country = pycountry.countries.get(alpha_3=code)
+    if country is None:
+        return None
+    return getattr(country, "common_name", None) or country.name
+
+
+def complete_jurisdictions(drafts: list[EntityDraft]) -> None:
+    """Names and kinds come from ISO 3166 (pycountry); an unknown code is an error."""
+    for draft in drafts:
+        name = iso_name(draft.entity_id)
+        if name is None:
+            raise draft.record.error("unknown jurisdiction: not an ISO 3166-1 alpha-3 code",
+                                     key=draft.entity_id, column="jurisdiction_id",
+                                     value=draft.entity_id)
+        draft.values["name"] = draft.values.get("name") or name
+        draft.values["kind"] = "supranational" if draft.entity_id == EU[0] else "country"
+        draft.claims.append(ClaimDraft(
+            record=draft.record, source_id=None, quote=None, basis="external",
+            reference="https://www.iso.org/iso-3166-country-codes.html", line=None,
+            all_fields={"name", "kind"}))
+
+
+# --- the release ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Conflict:
+    table_name: str
+    entity_id: str | None
+    metric: str | None
+    field: str
+    values: list[str]
+    source_ids: list[str]
+    resolution: str
+
+
+@dataclass
+class ReleaseTables:
+    tables: dict[str, pd.DataFrame]
+    external_values: int
+    dropped_references: list[str]
+
+
+def _supports(claim: ClaimDraft, name: str, value: Any, is_list: bool) -> Any:
+    """What part of `value` this claim supports: the value, a subset of a list, or None."""
+    if name in claim.all_fields:
+        return value
+    if name in claim.stated:
+        stated = claim.stated[name]
+        if is_list:
+            return [v for v in value if v in stated]
+        return value if stated == value else None
+    return None
+
+
+def _conflicting(claim: ClaimDraft, name: str, value: Any, is_list: bool) -> Any:
+    if name not in claim.stated:
+        return None
+    stated = claim.stated[name]
+    if is_list:
+        extra = [v for v in stated if v not in value]
+        return extra or None
+    return stated if stated != value else None
+
+
+def _claim_id(*parts: Any) -> str:
+    joined = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:16]
+
+
+class _ReleaseBuilder:
+    def __init__(self, curated: Curated, schemas: dict[str, TableSchema],
+                 sources: dict[str, SourceInfo], release_date: dt.date) -> None:
+        self.curated = curated
+        self.schemas = schemas
+        self.sources = sources
+        self.included = {s for s, info in sources.items() if info.published_on <= release_date}
+        self.release_date = release_date
+        self.claim_rows: list[dict] = []
+        self.conflicts: list[Conflict] = []
+        self.dropped: list[str] = []
+        self.external_values = 0
+        self.published_ids: dict[str, set[str]] = {}
+        self.curated_ids: dict[str, dict[str, EntityDraft]] = {}
+
+    def active(self, claim: ClaimDraft) -> bool:
+        return claim.external or claim.source_id in self.included
+
+    def resolve_entity(self, draft: EntityDraft, schema: TableSchema) -> dict | None:
+        """The published row of an entity in this release, or None when it is not in it."""
+        pk = schema.primary_key
+        row: dict[str, Any] = {pk: draft.entity_id}
+        supporting: list[tuple[ClaimDraft, str, Any]] = []
+        resolutions = draft.record.get("resolutions") or {}
+        for column in schema.columns:
+            name = column.name
+            if name == pk or column.derived:
+                continue
+            value = draft.values.get(name)
+            needs_claim = (column in schema.claimed_columns()
+                           and value not in (None, [], *UNCLAIMED_VALUES))
+            if not needs_claim:
+                row[name] = value
+                continue
+            # Conflicts: a page states another value.
+            for claim in draft.claims:
+                other = _conflicting(claim, name, value, column.is_list)
+                if other is None:
+                    continue
+                if name not in resolutions:
+                    raise claim.record.error(
+                        f"conflicts with the published value {value!r}; add resolutions: "
+                        f"{{{name}: why}} to the entity", key=draft.entity_id, column=name,
+                        value=other)
+                if self.active(claim):
+                    self._record_conflict(draft, name, value, other, claim, resolutions[name])
+            supported_any: list[Any] = []
+            for claim in draft.claims:
+                part = _supports(claim, name, value, column.is_list)
+                if part in (None, []):
+                    continue
+                supported_any.append(part)
+                if self.active(claim):
+                    supporting.append((claim, name, part))
+            if not supported_any:
+                raise draft.record.error("no claim supports this value", key=draft.entity_id,
+                                         column=name, value=value)
+            active_parts = [p for c, n, p in supporting if n == name]
+            if column.is_list:
+                row[name] = [v for v in value if any(v in p for p in active_parts)]
+            elif active_parts:
+                row[name] = value
+            elif column.nullable:
+                row[name] = None
+            elif column.allowed and "unknown" in column.allowed:
+                row[name] = "unknown"
+            elif name == "name":
+                return None  # nothing in this release names it
+            else:
+                return None  # a required value not yet supported: the entity is not in yet
+        # Rows that cite a source directly (figures, assessments) need that source included.
+        for column in schema.columns:
+            if "sources" in column.references and row.get(column.name) not in self.included:
+                return None
+        for claim, name, part in supporting:
+            self._add_claims(schema.name, draft.entity_id, name, part, claim)
+        return row
+
+    def _record_conflict(self, draft: EntityDraft, name: str, value: Any, other: Any,
+                         claim: ClaimDraft, resolution: str) -> None:
+        supporters = sorted({c.source_id or c.reference or "" for c in draft.claims
+                             if self.active(c) and _supports(c, name, value, False) is not None})
+        self.conflicts.append(Conflict(
+            table_name=draft.table, entity_id=draft.entity_id, metric=None, field=name,
+            values=[render_value(value), render_value(other)],
+            source_ids=["; ".join(supporters), claim.source_id or claim.reference or ""],
+            resolution=str(resolution)))
+
+    def _add_claims(self, table: str, entity_id: str, name: str, part: Any,
+                    claim: ClaimDraft) -> None:
+        for item in part if isinstance(part, list) else [part]:
+            value = render_value(item)
+            locator = f"{claim.source_id}#line={claim.line}" if claim.line else None
+            if claim.external:
+                self.external_values += 1
+            self.claim_rows.append({
+                "claim_id": _claim_id(table, entity_id, name, value, claim.source_id,
+                                      claim.quote, claim.reference),
+                "table_name": table,
+                "entity_id": entity_id,
+                "field": name,
+                "value": value,
+                "source_id": claim.source_id,
+                "quote": claim.quote,
+                "locator": locator,
+                "basis": claim.basis,
+                "reference_url": claim.reference,
+            })
+
+    def check_references(self, table: str, rows: list[dict], drafts: dict[str, EntityDraft]
+                         ) -> None:
+        """Unknown IDs are errors; IDs not (yet) in this release are dropped and reported."""
+        schema = self.schemas[table]
+        for row in rows:
+            draft = drafts[row[schema.primary_key]]
+            for column in schema.columns:
+                targets = [t for t in column.references if t != "sources"]
+                if not targets or column.derived:
+                    continue
+                values = row.get(column.name)
+                items = values if column.is_list else [values]
+                kept = []
+                for item in items:
+                    if item is None:
+                        continue
+                    known = any(item in self.curated_ids.get(t, {}) or
+                                (t == table and item in drafts) for t in targets)
+                    if not known:
+                        label = "jurisdiction" if targets == ["jurisdictions"] else " or ".join(
+                            targets)
+                        raise draft.record.error(f"unknown {label}", key=draft.entity_id,
+                                                 column=column.name, value=item)
+                    published = any(item in self.published_ids.get(t, set()) or
+                                    (t == table and item in {r[schema.primary_key]
+                                                             for r in rows}) for t in targets)
+                    if published:
+                        kept.append(item)
+                    else:
+                        self.dropped.append(f"{table}.{draft.entity_id}.{column.name}={item}")
+                if column.is_list:
+                    row[column.name] = kept
+                elif values is not None and not kept:
+                    row[column.name] = None
+
+    def fx_for(self, currency: str, fx_rows: list[dict]) -> dict | None:
+        candidates = [r for r in fx_rows if r["currency"] == currency
+                      and r["as_of"] <= self.release_date]
+        return max(candidates, key=lambda r: r["as_of"]) if candidates else None
+
+
+def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
+                         captures: dict[str, Capture], release_date: dt.date) -> ReleaseTables:
+    """Every published table of the release dated `release_date`."""
+    sources = read_sources(curated, captures)
+    builder = _ReleaseBuilder(curated, schemas, sources, release_date)
+    tables: dict[str, pd.DataFrame] = {}
+    tables["sources"] = sources_frame(
+        schemas["sources"], [s for s in sources.values() if s.source_id in builder.included])
+
+    all_drafts: dict[str, list[EntityDraft]] = {}
+    for table in ENTITY_TABLES:
+        drafts = read_entities(table, curated.entities.get(table, []), schemas[table], sources)
+        if table == "jurisdictions":
+            complete_jurisdictions(drafts)
+        check_alias_collisions(drafts)
+        all_drafts[table] = drafts
+        builder.curated_ids[table] = {d.entity_id: d for d in drafts}
+
+    for table in ENTITY_TABLES:
+        schema = schemas[table]
+        drafts = builder.curated_ids[table]
+        rows = [r for r in (builder.resolve_entity(d, schema) for d in drafts.values())
+                if r is not None]
+        builder.check_references(table, rows, drafts)
+        builder.published_ids[table] = {r[schema.primary_key] for r in rows}
+        if table == "investments":
+            _add_usd(rows, builder, tables.get("fx_rates"))
+        tables[table] = frame_from_records(schema, rows)
+
+    _figure_conflicts(builder, curated, tables["figures"])
+    tables["claims"] = frame_from_records(schemas["claims"], _dedupe(builder.claim_rows))
+    tables["conflicts"] = frame_from_records(schemas["conflicts"], [
+        {"conflict_id": _claim_id(c.table_name, c.entity_id, c.metric, c.field, *c.values),
+         "table_name": c.table_name, "entity_id": c.entity_id, "metric": c.metric,
+         "field": c.field, "values": c.values, "source_ids": c.source_ids,
+         "resolution": c.resolution}
+        for c in builder.conflicts])
+    ordered = {name: tables[name] for name in schemas if name in tables}
+    return ReleaseTables(ordered, builder.external_values, builder.dropped)
+
+
+def _dedupe(rows: list[dict]) -> list[dict]:
+    unique: dict[str, dict] = {}
+    for row in rows:
+        unique.setdefault(row["claim_id"], row)
+    return list(unique.values())
+
+
+def _add_usd(rows: list[dict], builder: _ReleaseBuilder, fx: pd.DataFrame | None) -> None:
+    fx_rows = [] if fx is None else fx.to_dict("records")
+    for row in rows:
+        if row["currency"] == "USD":
+            rate, rate_id = 1.0, None
+        else:
+            found = builder.fx_for(row["currency"], fx_rows)
+            rate, rate_id = (found["usd_per_unit"], found["fx_rate_id"]) if found else (None,
+                                                                                       None)
+        row["fx_rate_id"] = rate_id
+        row["amount_usd"] = None if rate is None else round(row["amount"] * rate)
+        row["amount_usd_max"] = (None if rate is None or row.get("amount_max") is None
+                                 else round(row["amount_max"] * rate))
+
+
+def _figure_conflicts(builder: _ReleaseBuilder, curated: Curated, figures: pd.DataFrame) -> None:
+    """Figures of one metric and date that disagree must be resolved in conflicts.yaml."""
+    declared: dict[frozenset, Record] = {}
+    for record in curated.conflicts:
+        ids = record.get("figure_ids") or []
+        if not record.get("resolution"):
+            raise record.error("missing required column", column="resolution")
+        unknown = [i for i in ids if i not in builder.curated_ids["figures"]]
+        if unknown:
+            raise record.error("unknown figure", column="figure_ids", value=unknown[0])
+        declared[frozenset(ids)] = record
+    published = figures.set_index("figure_id")
+    for record in curated.conflicts:
+        ids = [i for i in record.get("figure_ids") or [] if i in published.index]
+        if len(ids) < 2:
+            continue  # not a conflict within this release
+        rows = published.loc[ids]
+        builder.conflicts.append(Conflict(
+            table_name="figures", entity_id=None, metric=str(record.get("metric") or
+                                                             rows["metric"].iloc[0]),
+            field=str(record.get("field", "value")),
+            values=[render_value(v) for v in rows["value"]],
+            source_ids=[str(s) for s in rows["source_id"]],
+            resolution=str(record["resolution"])))
+    covered = set().union(*declared) if declared else set()
+    for (metric, as_of), group in figures.groupby(["metric", "as_of"]):
+        if group["value"].nunique() > 1:
+            missing = set(group["figure_id"]) - covered
+            if missing:
+                draft = builder.curated_ids["figures"][sorted(missing)[0]]
+                raise draft.record.error(
+                    f"figures {sorted(group['figure_id'])} give different values for "
+                    f"{metric} as of {as_of}; declare the conflict in conflicts.yaml",
+                    key=draft.entity_id, column="value", value=draft.values["value"])

@@ -1,0 +1,58 @@
+"""Quote verification: a quote must occur in its capture, whitespace folded, nothing else."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+from pipeline.text import fold_whitespace
+
+
+@dataclass
+class SourceText:
+    """A capture's text with whitespace folded, and a map back to original line numbers."""
+
+    source_id: str
+    text: str
+    folded: str = field(init=False)
+    _line_of_folded: list[int] = field(init=False, repr=False)  # folded offset -> line starts
+
+    def __post_init__(self) -> None:
+        pieces: list[str] = []
+        starts: list[int] = []  # folded offset at which each original line begins
+        lines: list[int] = []
+        position = 0
+        line = 1
+        last_was_space = True  # strip leading whitespace
+        for match in re.finditer(r"\s+|\S+", self.text):
+            chunk = match.group()
+            if chunk.isspace():
+                newlines = chunk.count("\n")
+                if not last_was_space:
+                    pieces.append(" ")
+                    position += 1
+                    last_was_space = True
+                if newlines:
+                    line += newlines
+                    starts.append(position)
+                    lines.append(line)
+            else:
+                pieces.append(chunk)
+                position += len(chunk)
+                last_was_space = False
+        self.folded = "".join(pieces).rstrip()
+        self._starts = starts
+        self._lines = lines
+
+    def find(self, quote: str) -> int | None:
+        """The 1-based line where the folded quote starts, or None when it does not occur."""
+        folded_quote = fold_whitespace(quote)
+        if not folded_quote:
+            return None
+        offset = self.folded.find(folded_quote)
+        if offset < 0:
+            return None
+        index = bisect.bisect_right(self._starts, offset) - 1
+        return self._lines[index] if index >= 0 else 1
+

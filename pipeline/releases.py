@@ -1,0 +1,99 @@
+"""The declared releases (curated/releases.yaml) and the rules for sealed ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.curated import Curated, CuratedError, parse_date
+
+STATUSES = ("draft", "published")
+
+
+class SealedReleaseError(RuntimeError):
+    """A published release would be overwritten, or its files no longer match their checksums."""
+
+
+@dataclass(frozen=True)
+class Release:
+    date: dt.date
+    title: str
+    status: str
+    previous: dt.date | None
+
+    @property
+    def key(self) -> str:
+        return self.date.isoformat()
+
+    @property
+    def sealed(self) -> bool:
+        return self.status == "published"
+
+
+def declared_releases(curated: Curated) -> list[Release]:
+    """Releases oldest first, each knowing the one before it."""
+    releases: list[Release] = []
+    seen: dict[dt.date, int] = {}
+    for record in curated.releases:
+        date = parse_date(record, "date")
+        if date in seen:
+            raise record.error(f"duplicate release date (first at line {seen[date]})",
+                               key=date.isoformat(), column="date", value=date.isoformat())
+        seen[date] = record.line
+        status = record.get("status")
+        if status not in STATUSES:
+            raise record.error(f"must be one of {list(STATUSES)}", key=date.isoformat(),
+                               column="status", value=status)
+        if not record.get("title"):
+            raise record.error("missing required column", key=date.isoformat(), column="title")
+        releases.append(Release(date, str(record["title"]), status, None))
+    releases.sort(key=lambda r: r.date)
+    return [Release(r.date, r.title, r.status, releases[i - 1].date if i else None)
+            for i, r in enumerate(releases)]
+
+
+def find_release(releases: list[Release], key: str) -> Release:
+    for release in releases:
+        if release.key == key:
+            return release
+    raise CuratedError(f"release {key} is not declared in curated/releases.yaml "
+                       f"(declared: {', '.join(r.key for r in releases) or 'none'})")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_release_folder(folder: Path) -> list[str]:
+    """Problems with a release folder: missing files, or files whose bytes or sha256 differ
+    from datapackage.json. An empty list means every file is as published."""
+    package_path = folder / "datapackage.json"
+    if not package_path.is_file():
+        return [f"{package_path}: missing"]
+    try:
+        package = json.loads(package_path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        return [f"{package_path}: not valid JSON: {err}"]
+    problems = []
+    listed = set()
+    for resource in package.get("resources", []):
+        path = folder / resource["path"]
+        listed.add(resource["path"])
+        if not path.is_file():
+            problems.append(f"{path}: missing")
+            continue
+        expected = str(resource.get("hash", "")).removeprefix("sha256:")
+        actual = sha256_file(path)
+        if actual != expected:
+            problems.append(f"{path}: sha256 {actual} does not match the published {expected}")
+    for path in sorted(folder.iterdir()):
+        if path.name not in listed and path.name != "datapackage.json":
+            problems.append(f"{path}: not part of the published release")
+    return problems

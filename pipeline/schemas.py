@@ -1,0 +1,264 @@
+"""schemas/: the single source for pandera checks, Parquet types, the data dictionary and the
+release metadata. One YAML file per published table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow
+import yaml
+
+# Our type names, their Arrow type, their pandas dtype, and their Frictionless type.
+TYPES: dict[str, tuple[pyarrow.DataType, Any, str]] = {
+    "string": (pyarrow.string(), "string", "string"),
+    "int64": (pyarrow.int64(), "Int64", "integer"),
+    "float64": (pyarrow.float64(), "Float64", "number"),
+    "boolean": (pyarrow.bool_(), "boolean", "boolean"),
+    "date": (pyarrow.date32(), object, "date"),
+    "list<string>": (pyarrow.list_(pyarrow.string()), object, "array"),
+}
+
+
+class SchemaFileError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    type: str
+    description: str
+    nullable: bool = True
+    allowed: tuple[str, ...] | None = None
+    pattern: str | None = None
+    references: tuple[str, ...] = ()  # tables whose primary key this column points into
+    claimed: bool = True  # whether published values need a claim
+    derived: bool = False  # computed by the pipeline (from other claimed values)
+
+    @property
+    def is_list(self) -> bool:
+        return self.type == "list<string>"
+
+    @property
+    def arrow_type(self) -> pyarrow.DataType:
+        return TYPES[self.type][0]
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    name: str
+    title: str
+    description: str
+    primary_key: str
+    columns: tuple[ColumnSpec, ...]
+    claims: bool = True  # whether this table's values need claims
+    path: Path | None = field(default=None, compare=False)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnSpec:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    def claimed_columns(self) -> list[ColumnSpec]:
+        """Columns whose values need a supporting claim."""
+        if not self.claims:
+            return []
+        return [
+            c for c in self.columns
+            if c.name != self.primary_key and c.claimed and not c.derived
+            and not (c.references and "sources" in c.references)
+        ]
+
+    def arrow_schema(self) -> pyarrow.Schema:
+        return pyarrow.schema(
+            [pyarrow.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns]
+        )
+
+    def frictionless(self) -> dict:
+        """The Table Schema descriptor for datapackage.json."""
+        fields = []
+        for c in self.columns:
+            descriptor: dict[str, Any] = {
+                "name": c.name,
+                "type": TYPES[c.type][2],
+                "description": c.description,
+            }
+            constraints: dict[str, Any] = {}
+            if not c.nullable:
+                constraints["required"] = True
+            if c.allowed:
+                constraints["enum"] = list(c.allowed)
+            if c.pattern and not c.is_list:
+                constraints["pattern"] = c.pattern
+            if constraints:
+                descriptor["constraints"] = constraints
+            if c.is_list:
+                descriptor["arrayItem"] = {"type": "string"}
+            fields.append(descriptor)
+        descriptor = {"fields": fields, "primaryKey": [self.primary_key]}
+        foreign_keys = [
+            {"fields": [c.name], "reference": {"resource": ref, "fields": [_pk_of(ref)]}}
+            for c in self.columns for ref in c.references
+            if ref != self.name and ref in _PRIMARY_KEYS
+        ]
+        if foreign_keys:
+            descriptor["foreignKeys"] = foreign_keys
+        return descriptor
+
+
+_PRIMARY_KEYS: dict[str, str] = {}
+
+
+def _pk_of(table: str) -> str:
+    return _PRIMARY_KEYS[table]
+
+
+def _parse_column(raw: dict, path: Path) -> ColumnSpec:
+    try:
+        name, type_ = raw["name"], raw["type"]
+    except KeyError as err:
+        raise SchemaFileError(f"{path}: a column lacks {err.args[0]!r}: {raw}") from None
+    if type_ not in TYPES:
+        raise SchemaFileError(f"{path}: column {name!r} has unknown type {type_!r}")
+    references = raw.get("references") or ""
+    return ColumnSpec(
+        name=name,
+        type=type_,
+        description=str(raw.get("description", "")),
+        nullable=bool(raw.get("nullable", True)),
+        allowed=tuple(raw["allowed"]) if raw.get("allowed") else None,
+        pattern=raw.get("pattern"),
+        references=tuple(str(references).split()),
+        claimed=bool(raw.get("claimed", True)),
+        derived=bool(raw.get("derived", False)),
+    )
+
+
+def load_schema(path: Path) -> TableSchema:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    columns = tuple(_parse_column(c, path) for c in raw["columns"])
+    schema = TableSchema(
+        name=raw["name"],
+        title=raw.get("title", raw["name"]),
+        description=raw.get("description", ""),
+        primary_key=raw["primary_key"],
+        columns=columns,
+        claims=bool(raw.get("claims", True)),
+        path=path,
+    )
+    if schema.primary_key not in schema.column_names:
+        raise SchemaFileError(f"{path}: primary key {schema.primary_key!r} is not a column")
+    return schema
+
+
+@cache
+def _load_schemas_cached(schemas_dir: str) -> dict[str, TableSchema]:
+    schemas = {}
+    for path in sorted(Path(schemas_dir).glob("*.yaml")):
+        schema = load_schema(path)
+        schemas[schema.name] = schema
+        _PRIMARY_KEYS[schema.name] = schema.primary_key
+    return schemas
+
+
+def load_schemas(schemas_dir: Path) -> dict[str, TableSchema]:
+    """Every table schema in schemas/, by table name, in file-name order."""
+    return dict(_load_schemas_cached(str(Path(schemas_dir).resolve())))
+
+
+# --- pandas frames and pandera -------------------------------------------------------------------
+
+
+def is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, (list, tuple, dict)):
+        return False
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def empty_frame(schema: TableSchema) -> pd.DataFrame:
+    return frame_from_records(schema, [])
+
+
+def frame_from_records(schema: TableSchema, records: list[dict]) -> pd.DataFrame:
+    """A DataFrame with exactly the schema's columns and dtypes, sorted by primary key."""
+    data = {}
+    for c in schema.columns:
+        values = [r.get(c.name) for r in records]
+        if c.is_list:
+            values = [[] if v is None else list(v) for v in values]
+        data[c.name] = pd.Series(values, dtype=TYPES[c.type][1])
+    frame = pd.DataFrame(data, columns=schema.column_names)
+    return frame.sort_values(schema.primary_key, kind="stable").reset_index(drop=True)
+
+
+def _list_of_strings(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v))
+
+
+def _is_date(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: is_missing(v) or (isinstance(v, dt.date)
+                                                  and not isinstance(v, dt.datetime)))
+
+
+def pandera_schema(schema: TableSchema) -> pa.DataFrameSchema:
+    columns = {}
+    for c in schema.columns:
+        checks = []
+        if c.allowed:
+            checks.append(pa.Check.isin(list(c.allowed), name=f"one of {list(c.allowed)}"))
+        if c.pattern and not c.is_list:
+            checks.append(pa.Check.str_matches(c.pattern, name=f"matches {c.pattern}"))
+        if c.is_list:
+            checks.append(pa.Check(_list_of_strings, name="list of strings"))
+            if c.pattern:
+                pattern = re.compile(c.pattern)
+                checks.append(pa.Check(
+                    lambda s, p=pattern: s.map(lambda v: all(p.fullmatch(x) for x in v)),
+                    name=f"items match {c.pattern}"))
+        if c.type == "date":
+            checks.append(pa.Check(_is_date, name="a date"))
+        dtype = TYPES[c.type][1]
+        columns[c.name] = pa.Column(
+            None if dtype is object else dtype,
+            checks=checks,
+            nullable=c.nullable or c.is_list,
+            unique=c.name == schema.primary_key,
+            required=True,
+        )
+    return pa.DataFrameSchema(columns, strict=True, name=schema.name, ordered=True)
+
+
+# --- Arrow ---------------------------------------------------------------------------------------
+
+
+def to_arrow(schema: TableSchema, frame: pd.DataFrame) -> pyarrow.Table:
+    """The frame as an Arrow table of the schema's types, without pandas metadata, so that a
+    plain pandas.read_parquet works in pandas 2.2 and 3, and DuckDB and Polars read it too."""
+    arrays = []
+    for c in schema.columns:
+        values = [None if is_missing(v) else v for v in frame[c.name].tolist()]
+        if c.type == "int64":
+            values = [None if v is None else int(v) for v in values]
+        elif c.type == "float64":
+            values = [None if v is None else float(v) for v in values]
+        elif c.type == "boolean":
+            values = [None if v is None else bool(v) for v in values]
+        arrays.append(pyarrow.array(values, type=c.arrow_type))
+    return pyarrow.Table.from_arrays(arrays, schema=schema.arrow_schema())

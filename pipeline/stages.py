@@ -1,0 +1,117 @@
+"""The pipeline's stages as plain functions over a project, one call per Dagster asset.
+
+Dagster assets (pipeline/defs) only wire these together; tests and `sovai check` call them
+directly."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.capture import Capture, CaptureError, capture_file, latest_capture
+from pipeline.curated import Curated, load_curated
+from pipeline.extract import extract_mentions
+from pipeline.normalize import ReleaseTables, build_release_tables
+from pipeline.paths import ProjectPaths
+from pipeline.quotes import SourceText
+from pipeline.releases import Release, declared_releases, find_release
+from pipeline.resolve import build_alias_index, resolve_mentions
+from pipeline.schemas import TableSchema, load_schemas
+
+
+@dataclass
+class CaptureReport:
+    captures: dict[str, Capture]
+    new: list[str] = field(default_factory=list)
+
+
+def capture_sources(paths: ProjectPaths, curated: Curated) -> CaptureReport:
+    """Bring every curated source's capture file into raw/ (a no-op for bytes already there)
+    and return each source's latest capture. A source whose file is gone keeps its capture."""
+    report = CaptureReport(captures={})
+    for record in curated.sources:
+        source_id = record.get("source_id")
+        file_name = record.get("capture_file")
+        if file_name:
+            path = (paths.root / file_name).resolve()
+            if path.is_file():
+                _, new = capture_file(paths.raw, source_id, path, origin=file_name)
+                if new:
+                    report.new.append(source_id)
+            elif latest_capture(paths.raw, source_id) is None:
+                raise CaptureError(f"{record.file}:{record.line}: source {source_id!r}: "
+                                   f"capture_file not found: {file_name}")
+        capture = latest_capture(paths.raw, source_id)
+        if capture is not None:
+            report.captures[source_id] = capture
+    return report
+
+
+def release_captures(captures: dict[str, Capture], curated: Curated, release: Release
+                     ) -> dict[str, Capture]:
+    """Only the captures of sources the release includes (published on or before its date)."""
+    from pipeline.curated import parse_date
+
+    included = {r["source_id"] for r in curated.sources
+                if parse_date(r, "published_on", key=r.get("source_id")) <= release.date}
+    return {k: v for k, v in captures.items() if k in included}
+
+
+def mentions_for(captures: dict[str, Capture]) -> pd.DataFrame:
+    return extract_mentions(list(captures.values()))
+
+
+def normalize(paths: ProjectPaths, curated: Curated, captures: dict[str, Capture],
+              release_date: dt.date) -> ReleaseTables:
+    return build_release_tables(curated, load_schemas(paths.schemas), captures, release_date)
+
+
+def resolve(paths: ProjectPaths, curated: Curated, mentions: pd.DataFrame,
+            tables: ReleaseTables) -> tuple[pd.DataFrame, pd.DataFrame]:
+    schemas = load_schemas(paths.schemas)
+    index = build_alias_index(tables.tables, {n: s.primary_key for n, s in schemas.items()})
+    config = [r for r in curated.mention_columns
+              if r.get("source") in set(mentions["source_id"])]
+    return resolve_mentions(mentions, config, index)
+
+
+def source_texts(tables: ReleaseTables, captures: dict[str, Capture]) -> dict[str, SourceText]:
+    from pipeline.extract import capture_text
+
+    return {s: SourceText(s, capture_text(captures[s]))
+            for s in tables.tables["sources"]["source_id"] if s in captures}
+
+
+def release_stats(tables: ReleaseTables, unresolved: pd.DataFrame,
+                  texts: dict[str, SourceText]) -> dict:
+    """The figures a build prints and records in the run metadata."""
+    claims = tables.tables["claims"]
+    quoted = claims[claims["basis"] != "external"]
+    verified = sum(1 for row in quoted.itertuples(index=False)
+                   if row.source_id in texts and texts[row.source_id].find(row.quote) is not None)
+    return {
+        "rows": {name: len(frame) for name, frame in tables.tables.items()},
+        "claims": len(claims),
+        "quoted_claims": len(quoted),
+        "verified_quote_share": round(verified / len(quoted), 6) if len(quoted) else 1.0,
+        "external_basis_values": tables.external_values,
+        "conflicts": len(tables.tables["conflicts"]),
+        "unresolved_mentions": len(unresolved),
+        "dropped_references": len(tables.dropped_references),
+    }
+
+
+def load_project(paths: ProjectPaths) -> tuple[Curated, dict[str, TableSchema], list[Release]]:
+    curated = load_curated(paths.curated)
+    return curated, load_schemas(paths.schemas), declared_releases(curated)
+
+
+def release_for(paths: ProjectPaths, key: str) -> Release:
+    return find_release(declared_releases(load_curated(paths.curated)), key)
+
+
+def release_dir(paths: ProjectPaths, release: Release) -> Path:
+    return paths.releases / release.key

@@ -1,0 +1,112 @@
+"""validate: the published tables against schemas/ (pandera), their references, and provenance.
+
+Each check returns a list of failure messages naming table, primary key, column and value; an
+empty list means the check passed. The Dagster asset checks are thin wrappers around these."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.errors
+
+from pipeline.normalize import UNCLAIMED_VALUES, render_value
+from pipeline.quotes import SourceText
+from pipeline.schemas import TableSchema, is_missing, pandera_schema
+
+MAX_MESSAGES = 50
+
+
+class ValidationError(ValueError):
+    """Raised when a release would be published from invalid data."""
+
+
+def check_schema(schema: TableSchema, frame: pd.DataFrame) -> list[str]:
+    """pandera: columns, dtypes, nullability, allowed values, patterns, unique primary key."""
+    try:
+        pandera_schema(schema).validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as errors:
+        messages = []
+        for case in errors.failure_cases.head(MAX_MESSAGES).itertuples(index=False):
+            index = case.index
+            key = None
+            if index is not None and not is_missing(index) and int(index) < len(frame):
+                key = frame[schema.primary_key].iloc[int(index)]
+            messages.append(
+                f"{schema.name}: {schema.primary_key}={key!r}, column {case.column!r}, "
+                f"value {case.failure_case!r}: fails {case.check}")
+        return messages
+    return []
+
+
+def check_foreign_keys(tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema]
+                       ) -> list[str]:
+    keys = {name: set(tables[name][s.primary_key]) for name, s in schemas.items()
+            if name in tables}
+    messages = []
+    for name, schema in schemas.items():
+        frame = tables.get(name)
+        if frame is None:
+            continue
+        for column in schema.columns:
+            if not column.references:
+                continue
+            targets = set().union(*(keys.get(t, set()) for t in column.references))
+            for key, value in zip(frame[schema.primary_key], frame[column.name], strict=True):
+                items = value if column.is_list else [value]
+                for item in items:
+                    if not is_missing(item) and item not in targets:
+                        messages.append(
+                            f"{name}: {schema.primary_key}={key!r}, column {column.name!r}, "
+                            f"value {item!r}: not a key of {' or '.join(column.references)}")
+    return messages[:MAX_MESSAGES]
+
+
+def check_claim_coverage(tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema]
+                         ) -> list[str]:
+    """Every published value (each element of a list) has at least one claim."""
+    claims = tables["claims"]
+    claimed = set(zip(claims["table_name"], claims["entity_id"], claims["field"],
+                      claims["value"], strict=True))
+    messages = []
+    for name, schema in schemas.items():
+        frame = tables.get(name)
+        if frame is None:
+            continue
+        pk = schema.primary_key
+        for column in schema.claimed_columns():
+            for key, value in zip(frame[pk], frame[column.name], strict=True):
+                items = value if column.is_list else [value]
+                for item in items:
+                    if is_missing(item) or item in UNCLAIMED_VALUES:
+                        continue
+                    if (name, key, column.name, render_value(item)) not in claimed:
+                        messages.append(f"{name}: {pk}={key!r}, column {column.name!r}, "
+                                        f"value {item!r}: no claim supports it")
+    return messages[:MAX_MESSAGES]
+
+
+def check_quotes(claims: pd.DataFrame, texts: dict[str, SourceText]) -> list[str]:
+    """Every quote occurs in its source's capture (whitespace folded, nothing else)."""
+    messages = []
+    for row in claims.itertuples(index=False):
+        if row.basis == "external":
+            if is_missing(row.reference_url):
+                messages.append(f"claims: claim_id={row.claim_id!r}, column 'reference_url': "
+                                f"an external claim needs a reference")
+            continue
+        text = texts.get(row.source_id)
+        if text is None or is_missing(row.quote) or text.find(row.quote) is None:
+            messages.append(f"claims: claim_id={row.claim_id!r}, column 'quote', value "
+                            f"{row.quote!r}: does not occur in the capture of {row.source_id}")
+    return messages[:MAX_MESSAGES]
+
+
+def check_release(tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema],
+                  texts: dict[str, SourceText]) -> list[str]:
+    """All checks at once; publish refuses to write anything while this returns messages."""
+    messages = []
+    for name, frame in tables.items():
+        messages += check_schema(schemas[name], frame)
+    messages += check_foreign_keys(tables, schemas)
+    messages += check_claim_coverage(tables, schemas)
+    messages += check_quotes(tables["claims"], texts)
+    return messages
