@@ -19,7 +19,6 @@ def build_definitions(root: Path | None = None) -> dg.Definitions:
     job = dg.define_asset_job(
         BUILD_JOB,
         selection=dg.AssetSelection.assets(*atlas["assets"]),
-        partitions_def=atlas["partitions"],
         executor_def=dg.in_process_executor,  # one process: a fork per step costs ~10 s here
         description="Capture, extract, normalize, validate and publish one release.",
     )

@@ -1,0 +1,91 @@
+"""Bad curated input stops the build before publish, with an error naming file, line, key,
+column and value; releases/ is left untouched."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import click
+import dagster as dg
+import pytest
+
+from pipeline.cli import run_build
+from pipeline.paths import project_paths
+
+from .conftest import FILES, write_project
+
+
+def _build_fails(tmp_path, files: dict[str, str]) -> str:
+    root = write_project(tmp_path / "project", files)
+    out = tmp_path / "releases"
+    out.mkdir()
+    (out / "keep.txt").write_text("published before", encoding="utf-8")
+    with pytest.raises(click.ClickException) as raised:
+        run_build(project_paths(root, out), "2026-04-25", echo=lambda _: None,
+                  instance=dg.DagsterInstance.ephemeral())
+    # Nothing published, nothing already there touched, no temporary folder left behind.
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    assert (out / "keep.txt").read_text(encoding="utf-8") == "published before"
+    return raised.value.message
+
+
+def _edit(name: str, old: str, new: str) -> dict[str, str]:
+    text = textwrap.dedent(FILES[name])
+    assert old in text
+    return {name: text.replace(old, new, 1)}
+
+
+def test_unknown_jurisdiction(tmp_path):
+    message = _build_fails(tmp_path, _edit("organizations.yaml",
+                                           "jurisdiction_id: FRA", "jurisdiction_id: XXF"))
+    assert re.search(r"curated/organizations\.yaml:\d+", message)
+    assert "'mistral-ai'" in message and "'jurisdiction_id'" in message and "'XXF'" in message
+    assert "unknown jurisdiction" in message
+
+
+def test_duplicate_id(tmp_path):
+    message = _build_fails(tmp_path, _edit("organizations.yaml",
+                                           "organization_id: tencent",
+                                           "organization_id: alibaba"))
+    assert re.search(r"curated/organizations\.yaml:\d+", message)
+    assert "duplicate organization_id" in message and "'alibaba'" in message
+
+
+def test_quote_not_in_capture(tmp_path):
+    message = _build_fails(tmp_path, _edit(
+        "models.yaml", "Alibaba released Qwen 3.6 under Apache 2.0 as open weights for text.",
+        "Alibaba released Qwen 3.6 under the MIT licence."))
+    assert re.search(r"curated/models\.yaml:\d+", message)
+    assert "'qwen-3-6'" in message and "'quote'" in message
+    assert "Alibaba released Qwen 3.6 under the MIT licence." in message
+    assert "does not occur in the capture of mini-page" in message
+
+
+def test_missing_required_column(tmp_path):
+    message = _build_fails(tmp_path, _edit("models.yaml", "  modality: text\n  open_weights: open",
+                                           "  open_weights: open"))
+    assert re.search(r"curated/models\.yaml:\d+", message)
+    assert "'qwen-3-6'" in message and "'modality'" in message
+    assert "missing required column" in message
+
+
+def test_unparseable_date(tmp_path):
+    message = _build_fails(tmp_path, _edit("sources.yaml", "published_on: 2026-04-20",
+                                           "published_on: 20 April 2026"))
+    assert re.search(r"curated/sources\.yaml:\d+", message)
+    assert "'mini-page'" in message and "'published_on'" in message
+    assert "'20 April 2026'" in message and "not a date" in message
+
+
+def test_value_outside_allowed_values(tmp_path):
+    message = _build_fails(tmp_path, _edit("models.yaml", "open_weights: open",
+                                           "open_weights: maybe"))
+    assert "'open_weights'" in message and "'maybe'" in message and "must be one of" in message
+
+
+def test_unresolved_conflict_blocks(tmp_path):
+    # The later page, dated into April, makes 139 and 130 projects disagree in April 2026.
+    later_in_april = _edit("sources.yaml", "published_on: 2026-05-01", "published_on: 2026-04-21")
+    message = _build_fails(tmp_path, {"conflicts.yaml": "[]\n", **later_in_april})
+    assert "declare the conflict in conflicts.yaml" in message
