@@ -9,6 +9,7 @@ from pipeline.capture import CaptureError
 from pipeline.curated import CuratedError, Record
 from pipeline.paths import ProjectPaths
 from pipeline.quotes import SourceText
+from pipeline.schemas import is_missing
 
 
 def _quote_failures(entities: dict[str, list[Record]], texts: dict[str, SourceText]
@@ -73,7 +74,8 @@ def run_check(paths: ProjectPaths, echo: Callable[[str], None] = print) -> int:
                 echo(f"  unresolved: {row.config_file}:{row.config_line}: {row.name!r} in "
                      f"{row.locator} (looked in {row.tables})")
             for row in conflicts.itertuples(index=False):
-                echo(f"  conflict: {row.table_name} {row.entity_id or row.metric} "
+                subject = row.metric if is_missing(row.entity_id) else row.entity_id
+                echo(f"  conflict: {row.table_name} {subject} "
                      f"{row.field}: {list(row.values)} from {list(row.source_ids)} -> "
                      f"{row.resolution}")
     for line in blocking:

@@ -260,3 +260,9 @@ def write_project(root: Path, files: dict[str, str] | None = None) -> Path:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return write_project(tmp_path / "project")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_root(monkeypatch):
+    """`sovai --root` sets $SOVAI_ROOT for the process; undo it after each test."""
+    monkeypatch.delenv("SOVAI_ROOT", raising=False)
