@@ -146,6 +146,15 @@ def check() -> None:
     sys.exit(run_check(project_paths(), echo=click.echo))
 
 
+@main.command()
+def dictionary() -> None:
+    """Regenerate docs/DATA_DICTIONARY.md from schemas/."""
+    from pipeline.dictionary import write_dictionary
+
+    paths = project_paths()
+    click.echo(write_dictionary(paths.schemas, paths.root / "docs" / "DATA_DICTIONARY.md"))
+
+
 def _register_optional_commands() -> None:
     """Commands from other domains, registered when their modules are present."""
     for module, names in (("pipeline.diff_cli", ["diff_command"]),

@@ -106,3 +106,11 @@ def test_frames_convert_to_declared_arrow_types():
     assert table.schema.metadata is None  # no pandas metadata: plain reads work everywhere
     assert table.column("publisher").null_count == 2
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_data_dictionary_is_generated_from_the_schemas():
+    from pipeline.dictionary import render_dictionary
+
+    committed = (REPO / "docs" / "DATA_DICTIONARY.md").read_text(encoding="utf-8")
+    assert committed == render_dictionary(load_schemas(REPO / "schemas")), \
+        "docs/DATA_DICTIONARY.md is stale: run `sovai dictionary`"
