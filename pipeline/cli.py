@@ -91,7 +91,7 @@ def run_build(paths: ProjectPaths, release_key: str | None = None, *, echo=click
 
 def _publish_metadata(result) -> dict:
     for event in result.get_asset_materialization_events():
-        materialization = event.asset_materialization
+        materialization = event.step_materialization_data.materialization
         if materialization.asset_key.path == ["release_folder"]:
             return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
     return {}

@@ -23,7 +23,6 @@ LICENSE = {
     "title": "Creative Commons Attribution 4.0",
 }
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
-CHANGES_COLUMNS = ["table_name", "entity_id", "change", "field", "old_value", "new_value", "kind"]
 
 
 def write_parquet(table: pyarrow.Table, path: Path) -> None:
@@ -34,13 +33,6 @@ def write_parquet(table: pyarrow.Table, path: Path) -> None:
 
 def _write_text(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8", newline="\n")
-
-
-def _changes_arrow(changes: pd.DataFrame) -> pyarrow.Table:
-    arrays = [pyarrow.array([None if pd.isna(v) else str(v) for v in changes[c]]
-                            if c in changes else [], type=pyarrow.string())
-              for c in CHANGES_COLUMNS]
-    return pyarrow.Table.from_arrays(arrays, names=CHANGES_COLUMNS)
 
 
 def _citation(release: Release) -> str:
@@ -117,7 +109,7 @@ def publish_release(
 ) -> Path:
     """Write releases_dir/<date>/ atomically. A sealed (published) release is never rewritten."""
     from pipeline.changes_md import render_changes_md
-    from pipeline.diff import diff_release_dirs, reconcile_counts
+    from pipeline.diff import changes_to_arrow, diff_release_dirs, reconcile_counts
 
     target = releases_dir / release.key
     if release.sealed and target.exists():
@@ -136,9 +128,10 @@ def publish_release(
         changes = diff_release_dirs(previous_dir, tmp, primary_keys=primary_keys,
                                     redirects=redirects)
         counts = reconcile_counts(changes, previous_dir, tmp)
-        write_parquet(_changes_arrow(changes), tmp / "changes.parquet")
+        write_parquet(changes_to_arrow(changes), tmp / "changes.parquet")
         notes = render_changes_md(changes, tmp, old_label=previous_dir.name if previous_dir
-                                  else None, new_label=release.key, counts=counts)
+                                  else None, new_label=release.key, counts=counts,
+                                  old_dir=previous_dir)
         _write_text(tmp / "CHANGES.md", notes)
         package = build_datapackage(tmp, release, schemas, tables, len(changes), stats or {})
         _write_text(tmp / "datapackage.json", json.dumps(package, indent=2, ensure_ascii=False)

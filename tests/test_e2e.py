@@ -73,7 +73,7 @@ def test_tables_load_in_pandas_duckdb_and_polars(built):
             if column.is_list:
                 assert all(len(v) == 0 or isinstance(v[0], str) for v in values)
                 assert all(hasattr(v, "__len__") and not isinstance(v, str) for v in values)
-        assert duckdb.sql(f"SELECT count(*) FROM '{path}'").fetchone()[0] == len(frame)
+        assert duckdb.execute(f"SELECT count(*) FROM '{path}'").fetchone()[0] == len(frame)
         assert pl.read_parquet(path).height == len(frame)
     models = pd.read_parquet(folder / "models.parquet").set_index("model_id")
     assert list(models.loc["qwen-3-6", "organization_ids"]) == ["alibaba"]

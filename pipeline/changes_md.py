@@ -1,0 +1,496 @@
+"""CHANGES.md: the diff of a release as release notes a researcher can read.
+
+Counts first, then schema changes, then the notable changes by table in words ("Qwen 3.6 added
+(Alibaba, China, Apache-2.0)"), with IDs resolved to names through the release's own tables and
+links to the sources that support each change; provenance (claims and sources) comes last, apart
+from value changes. Deterministic: the same inputs give the same text (no timestamps).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+# The order researchers read tables in; others follow alphabetically.
+TABLE_ORDER = ["jurisdictions", "regions", "organizations", "model_families", "models",
+               "projects", "investments", "figures", "assessments", "fx_rates", "conflicts",
+               "sources", "claims"]
+TITLES = {"model_families": "Model families", "fx_rates": "FX rates"}
+PROVENANCE_TABLES = ("sources", "claims")
+
+# Which table an ID column points into (first match wins; any table's key is the fallback).
+REFERENCES = {
+    "jurisdiction_id": ["jurisdictions"],
+    "member_ids": ["jurisdictions"],
+    "subject_id": ["jurisdictions", "regions"],
+    "organization_ids": ["organizations"],
+    "parent_id": ["organizations"],
+    "family_id": ["model_families"],
+    "base_model_ids": ["models", "model_families"],
+    "model_ids": ["models"],
+    "source_id": ["sources"],
+    "source_ids": ["sources"],
+    "part_of": ["investments"],
+    "fx_rate_id": ["fx_rates"],
+}
+
+# What an "added" sentence says about a new row, in this order; missing values are skipped.
+DETAILS = {
+    "models": ["organization_ids", "jurisdiction_id", "license"],
+    "model_families": ["organization_ids", "jurisdiction_id"],
+    "organizations": ["jurisdiction_id", "kind"],
+    "projects": ["jurisdiction_id", "layer", "release_status"],
+    "investments": ["investor", "jurisdiction_id", "@amount"],
+    "jurisdictions": ["region"],
+    "figures": ["@figure", "as_of"],
+    "assessments": ["value"],
+    "fx_rates": ["usd_per_unit", "as_of"],
+    "conflicts": ["resolution"],
+    "sources": ["publisher", "published_on"],
+}
+
+MAX_ITEMS = 100  # bullets per section; the rest is counted and left to changes.parquet
+MAX_TEXT = 120
+
+
+# --- reading a release folder ----------------------------------------------------------------
+
+
+class _Release:
+    """The tables of one release folder, read lazily, with ID -> label lookups."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = Path(folder) if folder is not None else None
+        self._frames: dict[str, pd.DataFrame | None] = {}
+        self._indexes: dict[str, pd.DataFrame | None] = {}
+
+    def frame(self, table: str) -> pd.DataFrame | None:
+        if table not in self._frames:
+            path = self.folder / f"{table}.parquet" if self.folder is not None else None
+            self._frames[table] = (pq.read_table(path).to_pandas()
+                                   if path is not None and path.is_file() else None)
+        return self._frames[table]
+
+    def key(self, table: str) -> str | None:
+        frame = self.frame(table)
+        # The primary key is the first column in every published table.
+        return frame.columns[0] if frame is not None and len(frame.columns) else None
+
+    def row(self, table: str, entity_id: str) -> dict | None:
+        index = self._indexed(table)
+        if index is None or entity_id not in index.index:
+            return None
+        return index.loc[entity_id].to_dict()
+
+    def _indexed(self, table: str) -> pd.DataFrame | None:
+        if table not in self._indexes:
+            frame = self.frame(table)
+            key = self.key(table)
+            self._indexes[table] = (None if frame is None else
+                                    frame.set_index(frame[key].astype(str), drop=False))
+        return self._indexes[table]
+
+    def label(self, table: str, entity_id: str) -> str | None:
+        row = self.row(table, entity_id)
+        return _row_label(table, row, self) if row is not None else None
+
+    @cached_property
+    def any_label(self) -> dict[str, str]:
+        labels: dict[str, str] = {}
+        if self.folder is None or not self.folder.is_dir():
+            return labels
+        for path in sorted(self.folder.glob("*.parquet")):
+            table = path.stem
+            if table in ("changes", "claims", "conflicts"):
+                continue
+            frame = self.frame(table)
+            column = next((c for c in ("name", "title") if frame is not None and c in frame), None)
+            if column is None:
+                continue
+            for entity_id, label in zip(frame[self.key(table)].astype(str), frame[column],
+                                        strict=True):
+                labels.setdefault(entity_id, str(label))
+        return labels
+
+    def resolve(self, column: str, entity_id: str) -> str:
+        for table in REFERENCES.get(column, []):
+            label = self.label(table, entity_id)
+            if label is not None:
+                return label
+        return self.any_label.get(entity_id, entity_id)
+
+    def source_link(self, source_id: str | None) -> str | None:
+        if source_id is None or _missing(source_id):
+            return None
+        row = self.row("sources", source_id)
+        if row is None:
+            return f"`{source_id}`"
+        title = _escape_link(str(row.get("title") or source_id))
+        url = row.get("url")
+        return f"[{title}]({url})" if not _missing(url) and url else title
+
+    @cached_property
+    def claims_by_entity(self) -> dict[tuple[str, str], list[dict]]:
+        out: dict[tuple[str, str], list[dict]] = {}
+        claims = self.frame("claims")
+        if claims is None:
+            return out
+        for claim in claims.to_dict("records"):
+            out.setdefault((claim["table_name"], claim["entity_id"]), []).append(claim)
+        return out
+
+    def sources_for(self, table: str, entity_id: str, field: str | None = None) -> list[str]:
+        claims = self.claims_by_entity.get((table, entity_id), [])
+        ids = sorted({c["source_id"] for c in claims
+                      if not _missing(c.get("source_id")) and (field is None or
+                                                                c["field"] == field)})
+        return [link for link in (self.source_link(s) for s in ids) if link]
+
+
+# --- formatting --------------------------------------------------------------------------------
+
+
+def _is_list(value) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray))
+
+
+def _missing(value) -> bool:
+    if value is None or _is_list(value):
+        return value is None
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _escape_link(text: str) -> str:
+    return text.replace("[", "\\[").replace("]", "\\]")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _short(text: str, limit: int = MAX_TEXT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _scalar(value) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _display(release: _Release, column: str, value) -> str | None:
+    """A cell as words: IDs resolved to names, lists comma-separated."""
+    if _missing(value):
+        return None
+    if _is_list(value):
+        items = [release.resolve(column, str(v)) if _is_ref(column) else _scalar(v)
+                 for v in list(value) if not _missing(v)]
+        return ", ".join(items) if items else None
+    if _is_ref(column):
+        return release.resolve(column, str(value))
+    return _short(_scalar(value))
+
+
+def _display_text(release: _Release, column: str, text) -> str:
+    """A value of changes.parquet (text; lists as JSON arrays) in words."""
+    if _missing(text):
+        return "none"
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except ValueError:
+            items = None
+        if isinstance(items, list):
+            shown = _display(release, column, items)
+            return shown if shown is not None else "none"
+    return _display(release, column, text) or "none"
+
+
+def _is_ref(column: str) -> bool:
+    return column in REFERENCES or column.endswith("_id") or column.endswith("_ids")
+
+
+def _row_label(table: str, row: dict, release: _Release) -> str:
+    for column in ("name", "title"):
+        if not _missing(row.get(column)):
+            return str(row[column])
+    if table == "figures":
+        return f"{row.get('metric')} ({row.get('scope')})"
+    if table == "assessments":
+        subject = release.resolve("subject_id", str(row.get("subject_id")))
+        return f"{row.get('dimension')} of {subject}"
+    if table == "fx_rates":
+        return f"{row.get('currency')} rate of {_scalar(row.get('as_of'))}"
+    return str(next(iter(row.values())))
+
+
+def _details(table: str, row: dict, release: _Release) -> list[str]:
+    parts = []
+    for column in DETAILS.get(table, ["organization_ids", "jurisdiction_id", "license"]):
+        if column == "@amount":
+            if not _missing(row.get("amount")):
+                parts.append(f"{_scalar(row['amount'])} {row.get('currency') or ''}".strip())
+        elif column == "@figure":
+            if not _missing(row.get("value")):
+                parts.append(f"{_scalar(row['value'])} {row.get('unit') or ''}".strip())
+        elif column in row:
+            shown = _display(release, column, row[column])
+            if shown:
+                parts.append(shown)
+    return parts
+
+
+def _with_sources(text: str, links: list[str]) -> str:
+    return f"{text} — {', '.join(links)}" if links else text
+
+
+def _bullets(lines: list[str]) -> list[str]:
+    out = [f"- {line}" for line in lines[:MAX_ITEMS]]
+    if len(lines) > MAX_ITEMS:
+        out.append(f"- … and {len(lines) - MAX_ITEMS} more (see changes.parquet)")
+    return out
+
+
+def _ordered(tables) -> list[str]:
+    tables = set(tables)
+    return [t for t in TABLE_ORDER if t in tables] + sorted(tables - set(TABLE_ORDER))
+
+
+def _title(table: str) -> str:
+    return TITLES.get(table, table.replace("_", " ").capitalize())
+
+
+# --- sections ----------------------------------------------------------------------------------
+
+
+def _counts_table(counts: pd.DataFrame) -> list[str]:
+    columns = ["previous", "added", "removed", "renamed", "changed", "current"]
+    lines = ["| table | " + " | ".join(columns) + " |",
+             "|---|" + "---:|" * len(columns)]
+    by_table = {r["table_name"]: r for r in counts.to_dict("records")}
+    for table in _ordered(by_table):
+        row = by_table[table]
+        lines.append(f"| {table} | " + " | ".join(str(int(row[c])) for c in columns) + " |")
+    return lines
+
+
+def _schema_section(changes: pd.DataFrame) -> list[str]:
+    rows = changes[changes["kind"] == "schema"]
+    if rows.empty:
+        return []
+    lines = []
+    for row in rows.to_dict("records"):
+        table, column = row["table_name"], row["field"]
+        if row["change"] == "column_added":
+            lines.append(f"{table}: column `{column}` added ({row['new_value']})")
+        elif row["change"] == "column_removed":
+            lines.append(f"{table}: column `{column}` removed (was {row['old_value']})")
+        else:
+            lines.append(f"{table}: column `{column}` changed type from {row['old_value']} "
+                         f"to {row['new_value']}")
+    return ["## Schema changes", "", *_bullets(lines), ""]
+
+
+CHANGE_ORDER = {"added": 0, "renamed": 1, "removed": 2, "changed": 3}
+
+
+def _table_section(table: str, rows: pd.DataFrame, new: _Release, old: _Release) -> list[str]:
+    lines: list[str] = []
+    order = rows["change"].map(CHANGE_ORDER).fillna(9)
+    records = rows.assign(_order=order).sort_values("_order", kind="stable")
+    # Only what is shown is put into words; the rest is counted (large diffs stay cheap).
+    for row in records.head(MAX_ITEMS).to_dict("records"):
+        lines.append(_describe(table, row, new, old))
+    if not lines:
+        return []
+    more = len(records) - len(lines)
+    tail = [f"- … and {more} more (see changes.parquet)"] if more > 0 else []
+    return [f"### {_title(table)}", "", *[f"- {line}" for line in lines], *tail, ""]
+
+
+def _describe(table: str, row: dict, new: _Release, old: _Release) -> str:
+    entity, change = row["entity_id"], row["change"]
+    if change == "added":
+        record = new.row(table, entity)
+        label = new.label(table, entity) or entity
+        details = _details(table, record, new) if record is not None else []
+        text = f"{label} added" + (f" ({', '.join(details)})" if details else "")
+        return _with_sources(text, new.sources_for(table, entity))
+    if change == "removed":
+        label = old.label(table, entity) or entity
+        if not _missing(row["new_value"]):
+            target = new.label(table, row["new_value"]) or row["new_value"]
+            return f"{label} merged into {target}"
+        return f"{label} removed"
+    if change == "renamed":
+        before = old.label(table, row["old_value"]) or row["old_value"]
+        after = new.label(table, entity) or entity
+        return f"{before} (`{row['old_value']}`) renamed to {after} (`{entity}`)"
+    label = new.label(table, entity) or entity
+    field = row["field"]
+    before = _display_text(old if old.folder else new, field, row["old_value"])
+    after = _display_text(new, field, row["new_value"])
+    if _missing(row["old_value"]):
+        text = f"{field} of {label} set to {after}"
+    elif _missing(row["new_value"]):
+        text = f"{field} of {label} cleared (was {before})"
+    else:
+        text = f"{field} of {label} changed from {before} to {after}"
+    return _with_sources(text, new.sources_for(table, entity, field))
+
+
+def _provenance_section(changes: pd.DataFrame, new: _Release, old: _Release) -> list[str]:
+    rows = changes[changes["kind"] == "provenance"]
+    if rows.empty:
+        return []
+    out = ["## Provenance", "",
+           "Sources and claims (the quotes behind each value), apart from the values above.", ""]
+    sources = rows[rows["table_name"] == "sources"]
+    if not sources.empty:
+        out += ["### Sources", ""]
+        out += _bullets(_source_lines(sources, new, old))
+        out.append("")
+    claims = rows[rows["table_name"] == "claims"]
+    if not claims.empty:
+        out += ["### Claims", ""]
+        out += _claims_lines(claims, changes, new, old)
+        out.append("")
+    return out
+
+
+def _source_lines(rows: pd.DataFrame, new: _Release, old: _Release) -> list[str]:
+    lines = []
+    for row in rows.to_dict("records"):
+        entity, change = row["entity_id"], row["change"]
+        if change == "added":
+            record = new.row("sources", entity) or {}
+            details = _details("sources", record, new)
+            lines.append(f"{new.source_link(entity)} added"
+                         + (f" ({', '.join(details)})" if details else ""))
+        elif change == "removed":
+            lines.append(f"{old.source_link(entity) if old.folder else f'`{entity}`'} removed")
+        elif change == "renamed":
+            lines.append(f"`{row['old_value']}` renamed to {new.source_link(entity)}")
+        elif change == "changed":
+            before = _short(str(row["old_value"])) if not _missing(row["old_value"]) else "none"
+            after = _short(str(row["new_value"])) if not _missing(row["new_value"]) else "none"
+            lines.append(f"{row['field']} of {new.source_link(entity)} changed from {before} "
+                         f"to {after}")
+    return lines
+
+
+def _claims_lines(rows: pd.DataFrame, changes: pd.DataFrame, new: _Release,
+                  old: _Release) -> list[str]:
+    """Per source: claims added, removed, changed; then claims about entities that stayed,
+    which is where a new source or quote for an unchanged value shows."""
+    per_source: dict[str, dict[str, int]] = {}
+    notable: list[str] = []
+    moved = {(r["table_name"], r["entity_id"]) for r in
+             changes[changes["change"].isin(["added", "removed"])].to_dict("records")}
+    # One entry per claim and kind of change: the changed fields of a claim are grouped.
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for row in rows.to_dict("records"):
+        grouped.setdefault((row["entity_id"], row["change"]), []).append(row["field"])
+    for (claim_id, change), fields in sorted(grouped.items()):
+        release = old if change == "removed" else new
+        claim = release.row("claims", claim_id) if release.folder else None
+        source = claim.get("source_id") if claim else None
+        name = ("unknown (previous release not read)" if claim is None else
+                release.source_link(source) or "external reference")
+        bucket = per_source.setdefault(name, {"added": 0, "removed": 0, "changed": 0,
+                                              "renamed": 0})
+        if change in bucket:
+            bucket[change] += 1
+        if claim is None or (claim["table_name"], claim["entity_id"]) in moved:
+            continue
+        target = release.label(claim["table_name"], claim["entity_id"]) or claim["entity_id"]
+        what = f"{claim['field']} of {target}"
+        quote = f": “{_short(str(claim['quote']))}”" if not _missing(claim.get("quote")) else ""
+        if change == "added":
+            notable.append(f"{what}: new claim from {name}{quote}")
+        elif change == "removed":
+            notable.append(f"{what}: claim from {name} withdrawn")
+        elif change == "changed":
+            changed = " and ".join(sorted(f for f in fields if not _missing(f)))
+            notable.append(f"{what}: {changed} of the claim from {name} changed"
+                           + (quote if "quote" in fields else ""))
+    lines = ["| source | claims added | removed | changed |", "|---|---:|---:|---:|"]
+    for name in sorted(per_source):
+        counts = per_source[name]
+        lines.append(f"| {_cell(name)} | {counts['added']} | {counts['removed']} | "
+                     f"{counts['changed']} |")
+    if notable:
+        lines += ["", "For entities that stayed:", "", *_bullets(sorted(set(notable)))]
+    return lines
+
+
+def _first_release(new: _Release, new_label: str, counts: pd.DataFrame) -> str:
+    total = int(counts["current"].sum())
+    tables = int((counts["current"] > 0).sum())
+    out = [f"# Sovereign AI Atlas {new_label}", "",
+           f"First release: {total} rows in {tables} table{'s' if tables != 1 else ''}.", "",
+           "| table | rows |", "|---|---:|"]
+    by_table = {r["table_name"]: r for r in counts.to_dict("records")}
+    for table in _ordered(by_table):
+        out.append(f"| {table} | {int(by_table[table]['current'])} |")
+    sources = new.frame("sources")
+    if sources is not None and len(sources):
+        out += ["", "## Sources", ""]
+        key = new.key("sources")
+        for source_id in sorted(str(s) for s in sources[key]):
+            record = new.row("sources", source_id) or {}
+            details = _details("sources", record, new)
+            out.append(f"- {new.source_link(source_id)}"
+                       + (f" ({', '.join(details)})" if details else ""))
+    return "\n".join(out) + "\n"
+
+
+# --- public API ----------------------------------------------------------------------------------
+
+
+def render_changes_md(
+    changes: pd.DataFrame,
+    new_dir: Path,
+    *,
+    old_label: str | None,
+    new_label: str,
+    counts: pd.DataFrame,
+    old_dir: Path | None = None,
+) -> str:
+    """Release notes for new_dir. old_label None means the first release. old_dir (optional)
+    lets removed entities and withdrawn claims be named from the previous release; without it
+    they are shown by ID."""
+    new = _Release(Path(new_dir))
+    old = _Release(Path(old_dir) if old_dir is not None else None)
+    if old_label is None:
+        return _first_release(new, new_label, counts)
+    out = [f"# Sovereign AI Atlas {new_label}: changes since {old_label}", ""]
+    if changes.empty:
+        out += [f"No changes since {old_label}.", "", *_counts_table(counts)]
+        return "\n".join(out) + "\n"
+    out += ["## Counts", "", *_counts_table(counts), ""]
+    if not counts.empty and not bool(counts["ok"].all()):
+        bad = ", ".join(counts.loc[~counts["ok"].astype(bool), "table_name"])
+        out += [f"**Counts do not reconcile for: {bad}.**", ""]
+    out += _schema_section(changes)
+    values = changes[changes["kind"] == "value"]
+    sections: list[str] = []
+    for table in _ordered(values["table_name"].unique()):
+        sections += _table_section(table, values[values["table_name"] == table], new, old)
+    if sections:
+        out += ["## Changes by table", "", *sections]
+    out += _provenance_section(changes, new, old)
+    return "\n".join(out).rstrip("\n") + "\n"
