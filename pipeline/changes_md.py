@@ -18,7 +18,8 @@ import pyarrow.parquet as pq
 
 # The order researchers read tables in; others follow alphabetically.
 TABLE_ORDER = ["jurisdictions", "regions", "organizations", "model_families", "models",
-               "projects", "investments", "figures", "assessments", "fx_rates", "conflicts",
+               "projects", "investments", "figures", "assessments", "groupings", "fx_rates",
+               "conflicts",
                "sources", "claims"]
 TITLES = {"model_families": "Model families", "fx_rates": "FX rates"}
 PROVENANCE_TABLES = ("sources", "claims")
@@ -49,6 +50,7 @@ DETAILS = {
     "jurisdictions": ["region"],
     "figures": ["@figure", "as_of"],
     "assessments": ["value"],
+    "groupings": ["scheme", "source_id"],
     "fx_rates": ["usd_per_unit", "as_of"],
     "conflicts": ["resolution"],
     "sources": ["publisher", "published_on"],

@@ -19,6 +19,7 @@ ENTITY_FILES = [
     "investments",
     "figures",
     "assessments",
+    "groupings",
     "fx_rates",
 ]
 
@@ -133,7 +134,10 @@ def load_curated(curated_dir: Path) -> Curated:
     display_root = curated_dir.parent
 
     def load(name: str) -> list[Record]:
-        return load_yaml_records(curated_dir / f"{name}.yaml", display_root=display_root)
+        # A table is `<name>.yaml`, a folder `<name>/` of YAML files (split by theme), or both.
+        paths = [curated_dir / f"{name}.yaml", *sorted((curated_dir / name).glob("*.yaml"))]
+        return [record for path in paths
+                for record in load_yaml_records(path, display_root=display_root)]
 
     return Curated(
         root=curated_dir,

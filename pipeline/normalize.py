@@ -34,6 +34,7 @@ ENTITY_TABLES = [
     "investments",
     "figures",
     "assessments",
+    "groupings",
 ]
 BASES = ("stated", "table", "section", "external")
 # Values that state an absence of information rather than a fact: they need no claim.

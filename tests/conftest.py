@@ -229,6 +229,20 @@ FILES = {
             - {source: mini-page, quote: China is Tier 1 of sovereign AI., fields: [value,
                subject_id, dimension]}
     """,
+    "groupings.yaml": """
+        - grouping_id: mini-table-china
+          scheme: other
+          label: China
+          position: 1
+          member_ids: [qwen-3-6, hunyuan-hy3]
+          members_text: [Qwen 3.6, Hunyuan/Hy3]
+          source_id: mini-page
+          claims:
+            - {source: mini-page, quote: "| Qwen 3.6 | Alibaba | China |", basis: table,
+               fields: {label: China, member_ids: [qwen-3-6], members_text: [Qwen 3.6]}}
+            - {source: mini-page, quote: "| Hunyuan/Hy3 | Tencent | China |", basis: table,
+               fields: {member_ids: [hunyuan-hy3], members_text: [Hunyuan/Hy3]}}
+    """,
     "conflicts.yaml": """
         - table_name: figures
           metric: sovereign_ai_projects

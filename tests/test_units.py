@@ -114,3 +114,19 @@ def test_data_dictionary_is_generated_from_the_schemas():
     committed = (REPO / "docs" / "DATA_DICTIONARY.md").read_text(encoding="utf-8")
     assert committed == render_dictionary(load_schemas(REPO / "schemas")), \
         "docs/DATA_DICTIONARY.md is stale: run `sovai dictionary`"
+
+
+def test_a_table_can_be_split_into_a_folder_of_files(tmp_path):
+    from pipeline.curated import CuratedError, load_curated
+
+    curated = tmp_path / "curated"
+    (curated / "models").mkdir(parents=True)
+    (curated / "models.yaml").write_text("- {model_id: a, name: A}\n")
+    (curated / "models" / "b-west.yaml").write_text("- {model_id: b, name: B}\n")
+    (curated / "models" / "a-east.yaml").write_text("- {model_id: c, name: C}\n")
+    records = load_curated(curated).entities["models"]
+    assert [r["model_id"] for r in records] == ["a", "c", "b"]
+    assert records[1].file == "curated/models/a-east.yaml" and records[1].line == 1
+    (curated / "models" / "bad.yaml").write_text("- {model_id: d\n")
+    with pytest.raises(CuratedError, match="curated/models/bad.yaml"):
+        load_curated(curated)
