@@ -439,6 +439,24 @@ def _claims_lines(rows: pd.DataFrame, changes: pd.DataFrame, new: _Release,
     return lines
 
 
+def _stats_lines(stats: dict | None) -> list[str]:
+    """How well the release is sourced: the figures the build records in its run metadata."""
+    if not stats:
+        return []
+    share = stats.get("verified_quote_share")
+    lines = ["## Provenance", ""]
+    for label, key in (("claims (value, source, quote)", "claims"),
+                       ("values supported only by an external reference (no page states them)",
+                        "external_basis_values"),
+                       ("conflicts between pages (see conflicts.parquet)", "conflicts"),
+                       ("names in page tables that resolve to no ID", "unresolved_mentions")):
+        if key in stats:
+            lines.append(f"- {label}: {stats[key]}")
+    if share is not None:
+        lines.append(f"- quotes verified against their captured page: {share:.0%}")
+    return lines + [""]
+
+
 def _first_release(new: _Release, new_label: str, counts: pd.DataFrame) -> str:
     total = int(counts["current"].sum())
     tables = int((counts["current"] > 0).sum())
@@ -471,6 +489,7 @@ def render_changes_md(
     new_label: str,
     counts: pd.DataFrame,
     old_dir: Path | None = None,
+    stats: dict | None = None,
 ) -> str:
     """Release notes for new_dir. old_label None means the first release. old_dir (optional)
     lets removed entities and withdrawn claims be named from the previous release; without it
@@ -478,12 +497,15 @@ def render_changes_md(
     new = _Release(Path(new_dir))
     old = _Release(Path(old_dir) if old_dir is not None else None)
     if old_label is None:
-        return _first_release(new, new_label, counts)
+        first = _first_release(new, new_label, counts)
+        return first + ("\n" + "\n".join(_stats_lines(stats)).rstrip("\n") + "\n"
+                        if stats else "")
     out = [f"# Sovereign AI Atlas {new_label}: changes since {old_label}", ""]
     if changes.empty:
-        out += [f"No changes since {old_label}.", "", *_counts_table(counts)]
-        return "\n".join(out) + "\n"
-    out += ["## Counts", "", *_counts_table(counts), ""]
+        out += [f"No changes since {old_label}.", "", *_counts_table(counts), "",
+                *_stats_lines(stats)]
+        return "\n".join(out).rstrip("\n") + "\n"
+    out += ["## Counts", "", *_counts_table(counts), "", *_stats_lines(stats)]
     if not counts.empty and not bool(counts["ok"].all()):
         bad = ", ".join(counts.loc[~counts["ok"].astype(bool), "table_name"])
         out += [f"**Counts do not reconcile for: {bad}.**", ""]

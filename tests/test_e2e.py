@@ -198,3 +198,20 @@ def test_unknown_release_is_a_clear_error(tmp_path):
     root = write_project(tmp_path / "project")
     with pytest.raises(click.ClickException, match="2027-01-01 is not declared"):
         _build(root, tmp_path / "out", "2027-01-01")
+
+
+def test_release_notes_count_changes_and_external_values(built):
+    _, out = built
+    package = json.loads((out / "2026-05-31" / "datapackage.json").read_text())
+    stats = package["stats"]
+    notes = (out / "2026-05-31" / "CHANGES.md").read_text()
+    assert notes.startswith("# Sovereign AI Atlas 2026-05-31: changes since 2026-04-25")
+    assert stats["verified_quote_share"] == 1.0 and stats["external_basis_values"] > 0
+    assert (f"- values supported only by an external reference (no page states them): "
+            f"{stats['external_basis_values']}") in notes
+    assert f"- conflicts between pages (see conflicts.parquet): {stats['conflicts']}" in notes
+    # The later page adds a figure and a disagreeing count: both are in the notes.
+    changes = pd.read_parquet(out / "2026-05-31" / "changes.parquet")
+    added = changes[(changes.change == "added") & (changes.table_name == "figures")]
+    assert list(added.entity_id) == ["index-projects-130"]
+    assert "index-projects-130" in notes or "130" in notes
