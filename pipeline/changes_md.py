@@ -236,6 +236,13 @@ def _row_label(table: str, row: dict, release: _Release) -> str:
         return f"{row.get('dimension')} of {subject}"
     if table == "fx_rates":
         return f"{row.get('currency')} rate of {_scalar(row.get('as_of'))}"
+    if table == "conflicts":
+        subject = row.get("metric") if _missing(row.get("entity_id")) else row.get("entity_id")
+        values = " vs ".join(str(v) for v in row.get("values", [])) if _is_list(
+            row.get("values")) else _scalar(row.get("values"))
+        return f"conflict on {row.get('table_name')} {subject} {row.get('field')}: {values}"
+    if table == "groupings":
+        return f"{row.get('label')} ({row.get('scheme')})"
     return str(next(iter(row.values())))
 
 
