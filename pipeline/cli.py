@@ -155,16 +155,13 @@ def dictionary() -> None:
     click.echo(write_dictionary(paths.schemas, paths.root / "docs" / "DATA_DICTIONARY.md"))
 
 
-def _register_optional_commands() -> None:
-    """Commands from other domains, registered when their modules are present."""
-    for module, names in (("pipeline.diff_cli", ["diff_command"]),
-                          ("pipeline.fetch_cli", ["add_source_command", "fetch_command"])):
-        try:
-            imported = __import__(module, fromlist=names)
-        except ImportError:
-            continue
-        for name in names:
-            main.add_command(getattr(imported, name))
+def _register_commands() -> None:
+    """Commands of the other domains (diff, fetching)."""
+    from pipeline.diff_cli import diff_command
+    from pipeline.fetch_cli import add_source_command, fetch_command
+
+    for command in (diff_command, add_source_command, fetch_command):
+        main.add_command(command)
 
 
-_register_optional_commands()
+_register_commands()

@@ -1,0 +1,679 @@
+"""fetch: sources with a URL are fetched over HTTP into raw/, politely and defensively.
+
+One `Fetcher` holds one requests session and the knobs of a `FetchPolicy`:
+
+- a descriptive User-Agent with a contact URL; connect, read and whole-body timeouts;
+- retries with exponential backoff and jitter on connection errors, 429 and 5xx, honouring
+  Retry-After (up to a cap: a server asking for a longer wait fails the fetch instead);
+- redirects followed by hand, at most `max_redirects`, each hop checked like the first URL
+  (scheme, host, robots.txt); a loop is reported as one;
+- the body streamed and refused (not truncated) past `max_bytes`; only the media types raw/ can
+  hold are accepted;
+- robots.txt honoured per host (urllib.robotparser, read through the same session and cached);
+  401/403 on robots.txt disallows the host, another 4xx allows it, 5xx or no answer refuses;
+- at least `min_interval` seconds between requests to one host (or robots.txt's Crawl-delay).
+
+`fetch_source` sends the ETag and Last-Modified of the last capture of that URL; a 304, or a body
+whose sha256 equals the last capture's, makes no new capture. A changed page is stored beside the
+old capture (capture.capture_bytes), never over it; a failed fetch writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import os
+import random
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.robotparser import RobotFileParser
+
+import requests
+import yaml
+from urllib3.exceptions import ReadTimeoutError
+
+from pipeline.capture import (
+    EXTENSIONS,
+    Capture,
+    capture_bytes,
+    latest_capture,
+    sha256_hex,
+    split_content_type,
+    utc_now,
+)
+from pipeline.curated import Record, load_yaml_records
+from pipeline.paths import ProjectPaths
+
+try:
+    _VERSION = version("sovai")
+except PackageNotFoundError:  # running from a checkout that is not installed
+    _VERSION = "0"
+
+CONTACT_URL = os.environ.get("SOVAI_CONTACT_URL", "https://github.com/sovereign-ai-atlas/atlas")
+ROBOTS_TOKEN = "sovai-atlas"  # the name robots.txt rules can address
+DEFAULT_USER_AGENT = (f"{ROBOTS_TOKEN}/{_VERSION} (Sovereign AI Atlas source fetcher; "
+                      f"+{CONTACT_URL})")
+ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309: parse at least the first 500 KiB
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+SOURCE_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+DATE_PRECISIONS = ("day", "month", "year")
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Every knob of the fetcher. Tests use tiny timeouts and backoff."""
+
+    user_agent: str = DEFAULT_USER_AGENT
+    connect_timeout: float = 10.0  # seconds to open the connection
+    read_timeout: float = 30.0  # seconds between bytes
+    total_timeout: float = 120.0  # seconds for a whole body
+    retries: int = 3  # attempts after the first, on connection errors, 429 and 5xx
+    backoff_base: float = 1.0  # the n-th retry waits about backoff_base * 2**n (with jitter)
+    backoff_max: float = 60.0
+    max_retry_after: float = 300.0  # a longer Retry-After fails the fetch instead of waiting
+    max_redirects: int = 5
+    max_bytes: int = 20 * 1024 * 1024  # a longer body is refused
+    media_types: frozenset[str] = frozenset(EXTENSIONS)  # what raw/ can hold
+    schemes: frozenset[str] = frozenset({"http", "https"})
+    hosts: frozenset[str] | None = None  # allowed hosts ('.example.org' also allows subdomains)
+    robots: bool = True  # honour robots.txt
+    min_interval: float = 1.0  # seconds between two requests to one host
+    max_crawl_delay: float = 30.0  # a robots.txt Crawl-delay is honoured up to this
+    trust_env: bool = True  # proxies and CA bundle from the environment (requests' default)
+
+
+class FetchError(Exception):
+    """A source could not be fetched. The message names the source id and the URL."""
+
+    def __init__(self, source_id: str, url: str, reason: str) -> None:
+        self.source_id, self.url, self.reason = source_id, url, reason
+        super().__init__(f"source {source_id!r}: {url}: {reason}")
+
+
+class SourceRegistryError(ValueError):
+    """curated/sources.yaml cannot take the source (duplicate or malformed id, no such source)."""
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    url: str  # the URL that answered (after redirects)
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.retry_after = reason, retry_after
+
+
+def make_session(policy: FetchPolicy) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = policy.trust_env
+    session.max_redirects = policy.max_redirects
+    session.headers.update({
+        "User-Agent": policy.user_agent,
+        "Accept": "text/html,application/xhtml+xml,text/plain;q=0.9,text/markdown;q=0.9",
+    })
+    return session
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _host_allowed(host: str, allowed: Iterable[str]) -> bool:
+    for entry in allowed:
+        entry = entry.lower()
+        if host == entry.lstrip(".") or (entry.startswith(".") and host.endswith(entry)):
+            return True
+    return False
+
+
+class Fetcher:
+    """One session, one robots.txt cache per host, one policy."""
+
+    def __init__(self, policy: FetchPolicy | None = None, *,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic,
+                 session: requests.Session | None = None) -> None:
+        self.policy = policy or FetchPolicy()
+        self.session = session or make_session(self.policy)
+        self.sleep, self.clock = sleep, clock
+        self._robots: dict[str, RobotFileParser] = {}
+        self._robots_failures: dict[str, str] = {}  # origin -> why robots.txt could not be read
+        self._last_request: dict[str, float] = {}
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- URL checks ---------------------------------------------------------------------------
+
+    def check_url(self, source_id: str, url: str, *, check_host: bool = True) -> None:
+        """Refuse a URL whose scheme or host the policy does not allow."""
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower()
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError as err:
+            raise FetchError(source_id, url, f"not a valid URL: {err}") from None
+        if parts.scheme.lower() not in self.policy.schemes:
+            raise FetchError(source_id, url, f"scheme {parts.scheme or '(none)'!r} is not "
+                                             f"allowed (allowed: {sorted(self.policy.schemes)})")
+        if not host:
+            raise FetchError(source_id, url, "the URL has no host")
+        if parts.username or parts.password:
+            raise FetchError(source_id, url, "the URL carries credentials")
+        if check_host and self.policy.hosts is not None \
+                and not _host_allowed(host, self.policy.hosts):
+            raise FetchError(source_id, url, f"host {host!r} is not allowed "
+                                             f"(allowed: {sorted(self.policy.hosts)})")
+
+    def robots_for(self, source_id: str, url: str) -> RobotFileParser:
+        """The robots.txt rules of the URL's host, read once per host through the session."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+        if origin in self._robots:
+            return self._robots[origin]
+        if origin in self._robots_failures:  # tried once in this run already
+            raise FetchError(source_id, url, self._robots_failures[origin])
+        robots_url = origin + "/robots.txt"
+        parser = RobotFileParser(robots_url)
+        try:
+            response = self.get(source_id, robots_url, robots=False, media_types=None,
+                                max_bytes=ROBOTS_MAX_BYTES, truncate=True, check_host=False)
+        except FetchError as err:
+            reason = (f"robots.txt of {origin} could not be read, so the page is not fetched: "
+                      f"{err.reason}")
+            self._robots_failures[origin] = reason
+            raise FetchError(source_id, url, reason) from None
+        if response.status in (401, 403):
+            parser.disallow_all = True
+        elif 400 <= response.status < 500:
+            parser.allow_all = True
+        elif 200 <= response.status < 300:
+            parser.parse(response.body.decode("utf-8", errors="replace").splitlines())
+        else:
+            reason = (f"robots.txt of {origin} answered HTTP {response.status}, so the page is "
+                      f"not fetched")
+            self._robots_failures[origin] = reason
+            raise FetchError(source_id, url, reason)
+        self._robots[origin] = parser
+        return parser
+
+    def check_robots(self, source_id: str, url: str) -> None:
+        if not self.robots_for(source_id, url).can_fetch(self.policy.user_agent, url):
+            raise FetchError(source_id, url, "disallowed by the host's robots.txt "
+                                             f"for {ROBOTS_TOKEN!r}")
+
+    # --- requests -----------------------------------------------------------------------------
+
+    def get(self, source_id: str, url: str, headers: Mapping[str, str] | None = None, *,
+            robots: bool | None = None, media_types: frozenset[str] | None | bool = True,
+            max_bytes: int | None = None, truncate: bool = False,
+            check_host: bool = True) -> HttpResponse:
+        """GET `url`, following redirects by hand (each hop checked). Returns the first response
+        that is not a redirect: a 2xx with its body, anything else (304, 404...) without one.
+        Raises FetchError when the URL is refused, retries run out (connection errors, 429,
+        5xx), the read times out, or the body breaks the type or size rules. `media_types`
+        True means the policy's list; None accepts any type."""
+        policy = self.policy
+        robots = policy.robots if robots is None else robots
+        accepted = policy.media_types if media_types is True else media_types
+        limit = policy.max_bytes if max_bytes is None else max_bytes
+        seen = [url]
+        current = url
+        while True:
+            self.check_url(source_id, current, check_host=check_host)
+            if robots:
+                self.check_robots(source_id, current)
+            response = self._request(source_id, current, headers or {}, accepted, limit,
+                                     truncate)
+            if response.status not in REDIRECT_STATUSES:
+                return response
+            location = response.headers.get("Location")
+            if not location:
+                raise FetchError(source_id, url, f"HTTP {response.status} redirect without a "
+                                                 f"Location, at {current}")
+            target = urlunsplit(urlsplit(urljoin(current, location.strip()))._replace(
+                fragment=""))
+            if target in seen:
+                chain = " -> ".join([*seen[seen.index(target):], target])
+                raise FetchError(source_id, url, f"redirect loop: {chain}")
+            seen.append(target)
+            if len(seen) > policy.max_redirects + 1:
+                raise FetchError(source_id, url, f"more than {policy.max_redirects} redirects "
+                                                 f"({' -> '.join(seen)})")
+            current = target
+
+    def _wait_for_host(self, url: str) -> None:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+        interval = self.policy.min_interval
+        parser = self._robots.get(origin)
+        delay = parser.crawl_delay(self.policy.user_agent) if parser is not None else None
+        if delay:
+            interval = max(interval, min(float(delay), self.policy.max_crawl_delay))
+        last = self._last_request.get(origin)
+        if last is not None and interval > 0:
+            remaining = last + interval - self.clock()
+            if remaining > 0:
+                self.sleep(remaining)
+        self._last_request[origin] = self.clock()
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.policy.backoff_max, self.policy.backoff_base * 2 ** attempt)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter"
+
+    def _request(self, source_id: str, url: str, headers: Mapping[str, str],
+                 media_types: frozenset[str] | None, max_bytes: int,
+                 truncate: bool) -> HttpResponse:
+        policy = self.policy
+        attempts = policy.retries + 1
+        for attempt in range(attempts):
+            try:
+                return self._attempt(source_id, url, headers, media_types, max_bytes, truncate)
+            except _Retryable as problem:
+                if attempt + 1 >= attempts:
+                    raise FetchError(source_id, url, f"{problem.reason} (gave up after "
+                                                     f"{attempts} attempts)") from None
+                wait = self._backoff(attempt)
+                if problem.retry_after is not None:
+                    if problem.retry_after > policy.max_retry_after:
+                        raise FetchError(source_id, url, f"{problem.reason}; the server asks "
+                                         f"to retry after {problem.retry_after:.0f} s, more "
+                                         f"than the {policy.max_retry_after:.0f} s cap") from None
+                    wait = max(wait, problem.retry_after)
+                self.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _attempt(self, source_id: str, url: str, headers: Mapping[str, str],
+                 media_types: frozenset[str] | None, max_bytes: int,
+                 truncate: bool) -> HttpResponse:
+        policy = self.policy
+        self._wait_for_host(url)
+        try:
+            response = self.session.get(
+                url, headers=dict(headers), allow_redirects=False, stream=True,
+                timeout=(policy.connect_timeout, policy.read_timeout))
+        except requests.exceptions.ReadTimeout:
+            raise FetchError(source_id, url, f"no response within the {policy.read_timeout:g} s "
+                                             f"read timeout") from None
+        except requests.exceptions.ConnectTimeout:
+            raise _Retryable(f"could not connect within {policy.connect_timeout:g} s") from None
+        except requests.exceptions.ConnectionError as err:
+            raise _Retryable(f"connection failed: {_root_cause(err)}") from None
+        except requests.exceptions.RequestException as err:
+            raise FetchError(source_id, url, f"request failed: {_root_cause(err)}") from None
+        with response:
+            status, reason = response.status_code, response.reason or ""
+            if status == 429 or 500 <= status <= 599:
+                raise _Retryable(f"HTTP {status} {reason}".strip(),
+                                 parse_retry_after(response.headers.get("Retry-After")))
+            if not 200 <= status <= 299:
+                return HttpResponse(response.url, status, reason, response.headers)
+            media_type, _ = split_content_type(response.headers.get("Content-Type"))
+            if media_types is not None and media_type not in media_types:
+                raise FetchError(source_id, url, f"content type {media_type!r} is not accepted "
+                                                 f"(accepted: {sorted(media_types)})")
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes and not truncate:
+                raise FetchError(source_id, url, f"the body is {int(declared)} bytes, over the "
+                                                 f"{max_bytes}-byte cap; refused")
+            body = self._read_body(source_id, url, response, max_bytes, truncate)
+            return HttpResponse(response.url, status, reason, response.headers, body)
+
+    def _read_body(self, source_id: str, url: str, response: requests.Response,
+                   max_bytes: int, truncate: bool) -> bytes:
+        deadline = time.monotonic() + self.policy.total_timeout
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    if truncate:
+                        chunks.append(chunk[: max_bytes - (size - len(chunk))])
+                        break
+                    raise FetchError(source_id, url, f"the body is over the {max_bytes}-byte "
+                                                     f"cap; refused")
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise FetchError(source_id, url, f"the body took longer than "
+                                                     f"{self.policy.total_timeout:g} s; refused")
+        except requests.exceptions.ConnectionError as err:
+            if err.args and isinstance(err.args[0], ReadTimeoutError):
+                raise FetchError(source_id, url, f"the body stalled past the "
+                                 f"{self.policy.read_timeout:g} s read timeout") from None
+            raise _Retryable(f"connection lost while reading the body: "
+                             f"{_root_cause(err)}") from None
+        except (requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as err:
+            raise _Retryable(f"broken body: {_root_cause(err)}") from None
+        return b"".join(chunks)
+
+
+def _root_cause(err: BaseException) -> str:
+    """The innermost error requests and urllib3 wrap (the message a person can act on)."""
+    seen: set[int] = set()
+    while id(err) not in seen:
+        seen.add(id(err))
+        inner = getattr(err, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = err.args[0] if err.args and isinstance(err.args[0], BaseException) else None
+        if inner is None:
+            break
+        err = inner
+    return str(err) or type(err).__name__
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+
+@dataclass
+class FetchResult:
+    """What fetching one source did: outcome 'new', 'unchanged' or 'failed'."""
+
+    source_id: str
+    url: str
+    outcome: str
+    capture: Capture | None = None  # the new capture, or the last one kept
+    http_status: int | None = None
+    detail: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+    def line(self) -> str:
+        """One report line for `sovai fetch`."""
+        if self.outcome == "new" and self.capture is not None:
+            return (f"{self.source_id}: new capture {self.capture.sha256[:12]} "
+                    f"({self.capture.bytes} bytes, HTTP {self.http_status})")
+        if self.outcome == "unchanged":
+            return f"{self.source_id}: unchanged ({self.detail})"
+        return f"{self.source_id}: failed: {self.detail}"
+
+
+def _validators(last: Capture | None, url: str) -> dict[str, str]:
+    """Conditional-request headers from the last capture of this same URL."""
+    if last is None or last.origin != url:
+        return {}
+    headers = {}
+    if last.http.get("etag"):
+        headers["If-None-Match"] = str(last.http["etag"])
+    if last.http.get("last_modified"):
+        headers["If-Modified-Since"] = str(last.http["last_modified"])
+    return headers
+
+
+def _check_text_charset(source_id: str, url: str, media_type: str, charset: str | None,
+                        body: bytes) -> str | None:
+    """Plain text and Markdown are decoded with the header charset (UTF-8 when none): refuse
+    bytes that would not decode, so that raw/ holds only captures the pipeline can read."""
+    if media_type not in ("text/plain", "text/markdown"):
+        return charset
+    codec = charset or "utf-8"
+    try:
+        body.decode(codec)
+    except LookupError:
+        raise FetchError(source_id, url, f"unknown charset {codec!r} for {media_type}") from None
+    except UnicodeDecodeError as err:
+        raise FetchError(source_id, url, f"{media_type} body is not valid {codec} at byte "
+                                         f"{err.start}") from None
+    return codec
+
+
+def _after(last: Capture | None) -> str:
+    """Now, or one second after the last capture if that is not earlier: captures are ordered by
+    captured_at (seconds), and a page that changes twice within a second must still sort last."""
+    now = utc_now()
+    if last is None or now > last.captured_at:
+        return now
+    previous = dt.datetime.fromisoformat(last.captured_at.replace("Z", "+00:00"))
+    return (previous + dt.timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+
+
+def fetch_source(fetcher: Fetcher, raw_dir: Path, source_id: str, url: str) -> FetchResult:
+    """Fetch one page into raw/. Raises FetchError and writes nothing when the fetch fails."""
+    last = latest_capture(raw_dir, source_id)
+    response = fetcher.get(source_id, url, _validators(last, url))
+    if response.status == 304 and last is not None:
+        return FetchResult(source_id, url, "unchanged", last, 304, "HTTP 304 Not Modified")
+    if not 200 <= response.status <= 299:
+        raise FetchError(source_id, url, f"HTTP {response.status} {response.reason}".strip())
+    body = response.body
+    if last is not None and sha256_hex(body) == last.sha256:
+        return FetchResult(source_id, url, "unchanged", last, response.status,
+                           f"same bytes as the last capture, HTTP {response.status}")
+    media_type, charset = split_content_type(response.headers.get("Content-Type"))
+    charset = _check_text_charset(source_id, url, media_type, charset, body)
+    http = {"status": response.status, "etag": response.headers.get("ETag"),
+            "last_modified": response.headers.get("Last-Modified"), "final_url": response.url}
+    capture, new = capture_bytes(raw_dir, source_id, body, origin=url, media_type=media_type,
+                                 charset=charset, http=http, captured_at=_after(last))
+    if not new:  # the page went back to the bytes of an earlier capture
+        return FetchResult(source_id, url, "unchanged", capture, response.status,
+                           f"same bytes as the earlier capture of {capture.captured_at}, "
+                           f"HTTP {response.status}")
+    return FetchResult(source_id, url, "new", capture, response.status, "new capture")
+
+
+def refresh_source(fetcher: Fetcher, raw_dir: Path, source_id: str, url: str) -> FetchResult:
+    """fetch_source that never raises: a failure is a 'failed' result and leaves raw/ as it was
+    (the last good capture stays the latest)."""
+    try:
+        return fetch_source(fetcher, raw_dir, source_id, url)
+    except FetchError as err:
+        return FetchResult(source_id, url, "failed", latest_capture(raw_dir, source_id),
+                           None, err.reason)
+    except Exception as err:  # noqa: BLE001 - one source must not stop the others
+        return FetchResult(source_id, url, "failed", None, None,
+                           f"{type(err).__name__}: {err}")
+
+
+def source_records(curated_dir: Path) -> list[Record]:
+    """The records of curated/sources.yaml and curated/sources/*.yaml."""
+    paths = [curated_dir / "sources.yaml", *sorted((curated_dir / "sources").glob("*.yaml"))]
+    return [record for path in paths
+            for record in load_yaml_records(path, display_root=curated_dir.parent)]
+
+
+def url_sources(curated_dir: Path, source_ids: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """(source_id, url) of the sources with a URL, in file order; only `source_ids` if given.
+    Raises SourceRegistryError for an id that is not a source or has no URL."""
+    records = source_records(curated_dir)
+    with_url = [(str(r["source_id"]), str(r["url"])) for r in records
+                if r.get("source_id") and r.get("url")]
+    wanted = list(dict.fromkeys(source_ids))
+    if not wanted:
+        return with_url
+    known = {str(r.get("source_id")) for r in records}
+    by_id = dict(with_url)
+    for source_id in wanted:
+        if source_id not in known:
+            raise SourceRegistryError(f"no source {source_id!r} in curated/sources.yaml")
+        if source_id not in by_id:
+            raise SourceRegistryError(f"source {source_id!r} has no url (it is captured from "
+                                      f"a file)")
+    return [(s, by_id[s]) for s in wanted]
+
+
+def fetch_one(paths: ProjectPaths, source_id: str, *, policy: FetchPolicy | None = None
+              ) -> FetchResult:
+    """Fetch one curated source by id (its URL read from curated/ now). Raises FetchError."""
+    [(source_id, url)] = url_sources(paths.curated, [source_id])
+    with Fetcher(policy) as fetcher:
+        return fetch_source(fetcher, paths.raw, source_id, url)
+
+
+def refresh_sources(paths: ProjectPaths, source_ids: Iterable[str] = (), *,
+                    policy: FetchPolicy | None = None,
+                    on_result: Callable[[FetchResult], None] | None = None) -> list[FetchResult]:
+    """Refresh every source with a URL (or those named), one session for all."""
+    results = []
+    with Fetcher(policy) as fetcher:
+        for source_id, url in url_sources(paths.curated, source_ids):
+            result = refresh_source(fetcher, paths.raw, source_id, url)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return results
+
+
+# --- registering a source --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewSource:
+    source_id: str
+    url: str
+    title: str
+    published_on: dt.date
+    date_precision: str = "day"
+    date_evidence: str | None = None
+    publisher: str | None = None
+
+
+def _yaml_scalar(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = yaml.safe_dump(str(value), default_style='"', allow_unicode=True, width=1 << 30)
+    return text.strip().removesuffix("...").strip()
+
+
+def source_entry(source: NewSource, *, title_from_page: bool) -> tuple[str, dict]:
+    """The YAML text of a sources.yaml entry, and the mapping it must load as."""
+    data = {
+        "source_id": source.source_id,
+        "title": source.title,
+        "title_from_page": title_from_page,
+        "publisher": source.publisher,
+        "url": source.url,
+        "capture_file": None,
+        "published_on": source.published_on,
+        "date_precision": source.date_precision,
+        "date_evidence": source.date_evidence,
+    }
+    plain = {"source_id", "date_precision"}  # slugs and enums need no quotes
+    lines = [f"{'- ' if i == 0 else '  '}{key}: "
+             f"{value if key in plain else _yaml_scalar(value)}"
+             for i, (key, value) in enumerate(data.items())]
+    return "\n".join(lines) + "\n", data
+
+
+def append_source_entry(sources_file: Path, entry_text: str, expected: dict) -> None:
+    """Append an entry to sources.yaml, keeping the file's text and comments as they are. The
+    result is parsed before it is written: it must load as before plus exactly `expected`."""
+    text = sources_file.read_text(encoding="utf-8") if sources_file.is_file() else ""
+    before = yaml.safe_load(text) if text.strip() else None
+    if before is None or before == []:
+        before = []
+        text = re.sub(r"(?m)^\s*\[\]\s*(#.*)?$\n?", "", text)  # an empty flow list
+    if not isinstance(before, list):
+        raise SourceRegistryError(f"{sources_file} is not a YAML list")
+    if text and not text.endswith("\n"):
+        text += "\n"
+    if text.strip():
+        text += "\n"
+    new_text = text + entry_text
+    after = yaml.safe_load(new_text)
+    if after != [*before, expected]:
+        raise SourceRegistryError(f"appending to {sources_file} would not give the expected "
+                                  f"entry; the file was not changed")
+    sources_file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=sources_file.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(new_text)
+        os.replace(tmp, sources_file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _page_checks(capture: Capture, source: NewSource) -> tuple[bool, list[str]]:
+    """Whether the title is printed on the page, and warnings about the date evidence."""
+    from pipeline.extract import capture_text
+    from pipeline.quotes import SourceText
+    from pipeline.text import fold_whitespace
+
+    text = SourceText(source.source_id, capture_text(capture))
+    title_on_page = text.find(source.title) is not None
+    if not title_on_page and capture.media_type in ("text/html", "application/xhtml+xml"):
+        from pipeline import htmlpage
+
+        page_title = htmlpage.html_title(htmlpage.decode_html(capture.read_bytes(),
+                                                              capture.charset))
+        title_on_page = bool(page_title) and fold_whitespace(source.title) in page_title
+    warnings = []
+    if source.date_evidence is None:
+        warnings.append("no date evidence given: add the sentence that dates the page "
+                        "(date_evidence) before the next build")
+    elif text.find(source.date_evidence) is None:
+        warnings.append(f"date evidence not found in the captured text: "
+                        f"{source.date_evidence!r}; the build refuses it until it matches")
+    return title_on_page, warnings
+
+
+def add_source(paths: ProjectPaths, source: NewSource, *, policy: FetchPolicy | None = None,
+               fetcher: Fetcher | None = None) -> FetchResult:
+    """Capture a page and register it in curated/sources.yaml. Nothing is registered when the id
+    is taken or malformed, or the fetch fails."""
+    if not SOURCE_ID.match(source.source_id):
+        raise SourceRegistryError(f"source id {source.source_id!r} must be a lowercase slug "
+                                  f"(letters, digits and single hyphens)")
+    if source.date_precision not in DATE_PRECISIONS:
+        raise SourceRegistryError(f"date precision {source.date_precision!r} must be one of "
+                                  f"{list(DATE_PRECISIONS)}")
+    records = source_records(paths.curated)
+    for record in records:
+        if record.get("source_id") == source.source_id:
+            raise SourceRegistryError(f"source id {source.source_id!r} is already registered "
+                                      f"({record.file}:{record.line})")
+    warnings = [f"the URL is already registered as {r['source_id']!r} ({r.file}:{r.line})"
+                for r in records if r.get("url") == source.url]
+    own = fetcher is None
+    fetcher = fetcher or Fetcher(policy)
+    try:
+        result = fetch_source(fetcher, paths.raw, source.source_id, source.url)
+    finally:
+        if own:
+            fetcher.close()
+    assert result.capture is not None
+    title_from_page, page_warnings = _page_checks(result.capture, source)
+    entry_text, expected = source_entry(source, title_from_page=title_from_page)
+    append_source_entry(paths.curated / "sources.yaml", entry_text, expected)
+    result.warnings = warnings + page_warnings
+    return result

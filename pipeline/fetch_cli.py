@@ -1,0 +1,108 @@
+"""`sovai add-source URL ...` and `sovai fetch [ID...]`: capture pages by URL into raw/.
+
+The fetch policy is `FetchPolicy()` unless the click context object (a dict) carries one under
+"fetch_policy" (tests pass tiny timeouts that way); --allow-host limits the hosts."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import click
+
+from pipeline.fetch import (
+    DATE_PRECISIONS,
+    Fetcher,
+    FetchError,
+    FetchPolicy,
+    FetchResult,
+    NewSource,
+    SourceRegistryError,
+    add_source,
+    refresh_source,
+    url_sources,
+)
+from pipeline.paths import project_paths
+
+_allow_host = click.option(
+    "--allow-host", "allow_hosts", multiple=True, metavar="HOST",
+    help="Fetch only from this host (repeatable; '.example.org' includes subdomains).")
+
+
+def fetch_policy(ctx: click.Context, allow_hosts: tuple[str, ...] = ()) -> FetchPolicy:
+    policy = ctx.obj.get("fetch_policy") if isinstance(ctx.obj, dict) else None
+    policy = policy or FetchPolicy()
+    if allow_hosts:
+        policy = dataclasses.replace(policy, hosts=frozenset(h.lower() for h in allow_hosts))
+    return policy
+
+
+@click.command("add-source")
+@click.argument("url")
+@click.option("--id", "source_id", required=True, help="New source id (a lowercase slug).")
+@click.option("--title", required=True, help="Title of the page.")
+@click.option("--published-on", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="First day of the period the date evidence supports (YYYY-MM-DD).")
+@click.option("--date-precision", type=click.Choice(DATE_PRECISIONS), default="day",
+              show_default=True)
+@click.option("--date-evidence", default=None, help="The exact sentence of the page that dates "
+                                                    "it.")
+@click.option("--publisher", default=None, help="Publisher, where the page shows it.")
+@_allow_host
+@click.pass_context
+def add_source_command(ctx: click.Context, url: str, source_id: str, title: str,
+                       published_on: dt.datetime, date_precision: str,
+                       date_evidence: str | None, publisher: str | None,
+                       allow_hosts: tuple[str, ...]) -> None:
+    """Capture the page at URL and register it in curated/sources.yaml."""
+    paths = project_paths()
+    source = NewSource(source_id=source_id, url=url, title=title,
+                       published_on=published_on.date(), date_precision=date_precision,
+                       date_evidence=date_evidence, publisher=publisher)
+    try:
+        result = add_source(paths, source, policy=fetch_policy(ctx, allow_hosts))
+    except (SourceRegistryError, FetchError) as err:
+        raise click.ClickException(f"{err}; nothing was registered") from None
+    assert result.capture is not None
+    click.echo(f"{source_id}: registered in {paths.curated / 'sources.yaml'}")
+    click.echo(result.line())
+    click.echo(f"  {result.capture.path}")
+    for warning in result.warnings:
+        click.echo(f"warning: {source_id}: {warning}", err=True)
+
+
+@click.command("fetch")
+@click.argument("source_ids", nargs=-1, metavar="[ID]...")
+@_allow_host
+@click.pass_context
+def fetch_command(ctx: click.Context, source_ids: tuple[str, ...],
+                  allow_hosts: tuple[str, ...]) -> None:
+    """Refresh the captures of sources with a URL (all, or the IDs given). Exits 1 if any
+    source failed; the others are still fetched, and a failed one keeps its last capture."""
+    paths = project_paths()
+    try:
+        selected = url_sources(paths.curated, source_ids)
+    except SourceRegistryError as err:
+        raise click.UsageError(str(err)) from None
+    if not selected:
+        click.echo("no source in curated/ has a url: nothing to fetch")
+        return
+    results: list[FetchResult] = []
+    with Fetcher(fetch_policy(ctx, allow_hosts)) as fetcher:
+        if click.get_text_stream("stdout").isatty():
+            with click.progressbar(selected, label="Fetching",
+                                   item_show_func=lambda item: item[0] if item else None) as bar:
+                for source_id, url in bar:
+                    results.append(refresh_source(fetcher, paths.raw, source_id, url))
+            for result in results:
+                click.echo(result.line())
+        else:
+            for source_id, url in selected:
+                results.append(refresh_source(fetcher, paths.raw, source_id, url))
+                click.echo(results[-1].line())
+    counts = {outcome: sum(r.outcome == outcome for r in results)
+              for outcome in ("new", "unchanged", "failed")}
+    click.echo(f"{len(results)} sources: {counts['new']} new, {counts['unchanged']} unchanged, "
+               f"{counts['failed']} failed")
+    if counts["failed"]:
+        ctx.exit(1)
