@@ -28,7 +28,8 @@ def build_alias_index(tables: dict[str, pd.DataFrame], primary_keys: dict[str, s
         keys: dict[str, str] = {}
         for row in frame.itertuples(index=False):
             entity_id = getattr(row, pk)
-            names = [row.name, entity_id] + list(getattr(row, "aliases", None) or [])
+            aliases = getattr(row, "aliases", None)  # a list, or an array when read from Parquet
+            names = [row.name, entity_id] + (list(aliases) if aliases is not None else [])
             for name in names:
                 if isinstance(name, str) and fold_name(name):
                     keys.setdefault(fold_name(name), entity_id)
