@@ -22,6 +22,7 @@ ENTITY_FILES = [
     "groupings",
     "fx_rates",
 ]
+DATE_PRECISIONS = ("day", "month", "year")  # how far a source's published_on can be trusted
 
 
 class CuratedError(ValueError):
@@ -130,14 +131,17 @@ class Curated:
     mention_columns: list[Record]
 
 
-def load_curated(curated_dir: Path) -> Curated:
-    display_root = curated_dir.parent
+def load_table_records(curated_dir: Path, name: str) -> list[Record]:
+    """One curated table: `<name>.yaml`, a folder `<name>/` of YAML files (split by theme), or
+    both, in that order."""
+    paths = [curated_dir / f"{name}.yaml", *sorted((curated_dir / name).glob("*.yaml"))]
+    return [record for path in paths
+            for record in load_yaml_records(path, display_root=curated_dir.parent)]
 
+
+def load_curated(curated_dir: Path) -> Curated:
     def load(name: str) -> list[Record]:
-        # A table is `<name>.yaml`, a folder `<name>/` of YAML files (split by theme), or both.
-        paths = [curated_dir / f"{name}.yaml", *sorted((curated_dir / name).glob("*.yaml"))]
-        return [record for path in paths
-                for record in load_yaml_records(path, display_root=display_root)]
+        return load_table_records(curated_dir, name)
 
     return Curated(
         root=curated_dir,

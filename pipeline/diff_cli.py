@@ -15,8 +15,8 @@ from typing import NoReturn
 import click
 import pandas as pd
 import pyarrow.parquet as pq
-import yaml
 
+from pipeline.curated import CuratedError, load_table_records
 from pipeline.diff import DiffError, changes_to_arrow, diff_release_dirs
 from pipeline.paths import project_paths
 
@@ -36,20 +36,11 @@ def resolve_release(ref: str, releases_dir: Path) -> Path:
 
 
 def load_redirects(root: Path) -> list[dict]:
-    path = root / "curated" / "redirects.yaml"
-    if not path.is_file():
-        return []
+    """curated/redirects.yaml, read as the build reads it."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise DiffError(f"cannot read {path}: {err}") from err
-    if isinstance(data, dict):  # tolerate {redirects: [...]}
-        data = data.get("redirects")
-    if data is None:
-        return []
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise DiffError(f"{path}: expected a YAML list of {{table, old_id, new_id, reason}}")
-    return data
+        return [dict(r) for r in load_table_records(root / "curated", "redirects")]
+    except CuratedError as err:
+        raise DiffError(f"cannot read the redirects: {err}") from err
 
 
 def summary_lines(changes: pd.DataFrame) -> list[str]:

@@ -47,7 +47,7 @@ from pipeline.capture import (
     split_content_type,
     utc_now,
 )
-from pipeline.curated import Record, load_yaml_records
+from pipeline.curated import DATE_PRECISIONS, Record, load_table_records
 from pipeline.paths import ProjectPaths
 
 try:
@@ -62,7 +62,6 @@ DEFAULT_USER_AGENT = (f"{ROBOTS_TOKEN}/{_VERSION} (Sovereign AI Atlas source fet
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309: parse at least the first 500 KiB
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 SOURCE_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-DATE_PRECISIONS = ("day", "month", "year")
 
 
 @dataclass(frozen=True)
@@ -501,9 +500,7 @@ def refresh_source(fetcher: Fetcher, raw_dir: Path, source_id: str, url: str) ->
 
 def source_records(curated_dir: Path) -> list[Record]:
     """The records of curated/sources.yaml and curated/sources/*.yaml."""
-    paths = [curated_dir / "sources.yaml", *sorted((curated_dir / "sources").glob("*.yaml"))]
-    return [record for path in paths
-            for record in load_yaml_records(path, display_root=curated_dir.parent)]
+    return load_table_records(curated_dir, "sources")
 
 
 def url_sources(curated_dir: Path, source_ids: Iterable[str] = ()) -> list[tuple[str, str]]:
@@ -532,20 +529,6 @@ def fetch_one(paths: ProjectPaths, source_id: str, *, policy: FetchPolicy | None
     [(source_id, url)] = url_sources(paths.curated, [source_id])
     with Fetcher(policy) as fetcher:
         return fetch_source(fetcher, paths.raw, source_id, url)
-
-
-def refresh_sources(paths: ProjectPaths, source_ids: Iterable[str] = (), *,
-                    policy: FetchPolicy | None = None,
-                    on_result: Callable[[FetchResult], None] | None = None) -> list[FetchResult]:
-    """Refresh every source with a URL (or those named), one session for all."""
-    results = []
-    with Fetcher(policy) as fetcher:
-        for source_id, url in url_sources(paths.curated, source_ids):
-            result = refresh_source(fetcher, paths.raw, source_id, url)
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
-    return results
 
 
 # --- registering a source --------------------------------------------------------------------

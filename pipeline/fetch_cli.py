@@ -10,8 +10,8 @@ import datetime as dt
 
 import click
 
+from pipeline.curated import DATE_PRECISIONS
 from pipeline.fetch import (
-    DATE_PRECISIONS,
     Fetcher,
     FetchError,
     FetchPolicy,

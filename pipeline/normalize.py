@@ -16,7 +16,7 @@ import pandas as pd
 import pycountry
 
 from pipeline.capture import Capture
-from pipeline.curated import Curated, Record, parse_date
+from pipeline.curated import DATE_PRECISIONS, Curated, Record, parse_date
 from pipeline.extract import capture_text
 from pipeline.quotes import SourceText
 from pipeline.schemas import ColumnSpec, TableSchema, frame_from_records
@@ -39,7 +39,6 @@ ENTITY_TABLES = [
 BASES = ("stated", "table", "section", "external")
 # Values that state an absence of information rather than a fact: they need no claim.
 UNCLAIMED_VALUES = ("unknown", "not_applicable")
-DATE_PRECISIONS = ("day", "month", "year")
 EU = ("EUU", "European Union")
 
 
