@@ -456,7 +456,11 @@ def _stats_lines(stats: dict | None) -> list[str]:
                        ("values supported only by an external reference (no page states them)",
                         "external_basis_values"),
                        ("conflicts between pages (see conflicts.parquet)", "conflicts"),
-                       ("names in page tables that resolve to no ID", "unresolved_mentions")):
+                       ("names in page tables that resolve to no ID", "unresolved_mentions"),
+                       ("rows a page of this release mentions but that wait for a source "
+                        "stating a required value", "withheld_rows"),
+                       ("references to an entity not yet in this release, left out",
+                        "dropped_references")):
         if key in stats:
             lines.append(f"- {label}: {stats[key]}")
     if share is not None:

@@ -56,23 +56,33 @@ def run_check(paths: ProjectPaths, echo: Callable[[str], None] = print) -> int:
         captures = stages.release_captures(report.captures, curated, release)
         try:
             tables = stages.normalize(paths, curated, report.captures, release.date)
+            resolution = stages.resolve(paths, curated, stages.mentions_for(captures), tables)
         except CuratedError as err:
             blocking.append(f"release {release.key}: {err}")
             continue
         problems = validate.check_release(tables.tables, schemas,
                                           stages.source_texts(tables, captures))
         blocking += [f"release {release.key}: {p}" for p in problems]
-        mentions = stages.mentions_for(captures)
-        _, unresolved = stages.resolve(paths, curated, mentions, tables)
+        unresolved = resolution.unresolved
         unresolved_total = len(unresolved)
         conflicts = tables.tables["conflicts"]
         echo(f"release {release.key}: {sum(len(t) for t in tables.tables.values())} rows, "
              f"{len(tables.tables['claims'])} claims, {len(conflicts)} conflicts (resolved), "
-             f"{len(unresolved)} unresolved mentions, {tables.external_values} external values")
+             f"{len(unresolved)} unresolved mentions, {tables.external_values} external values, "
+             f"{len(tables.withheld)} rows withheld, {len(tables.dropped_references)} "
+             f"references dropped")
+        # Not blocking: a row or reference waits until a source of the release supports it.
+        for line in tables.withheld:
+            echo(f"  withheld: {line}")
+        for reference in tables.dropped_references:
+            echo(f"  dropped reference: {reference} (not in this release)")
         if release is releases[-1]:
             for row in unresolved.itertuples(index=False):
                 echo(f"  unresolved: {row.config_file}:{row.config_line}: {row.name!r} in "
                      f"{row.locator} (looked in {row.tables})")
+            for row in resolution.set_aside.itertuples(index=False):
+                echo(f"  not an entity (declared at {row.config_file}:{row.config_line}): "
+                     f"{row.name!r} in {row.locator}: {row.reason}")
             for row in conflicts.itertuples(index=False):
                 subject = row.metric if is_missing(row.entity_id) else row.entity_id
                 echo(f"  conflict: {row.table_name} {subject} "

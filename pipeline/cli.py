@@ -77,7 +77,8 @@ def run_build(paths: ProjectPaths, release_key: str | None = None, *, echo=click
         metadata = _publish_metadata(result)
         echo(f"{release.key} {release.title}: built {paths.releases / release.key}")
         for key in ("claims", "verified_quote_share", "unresolved_mentions",
-                    "external_basis_values", "conflicts"):
+                    "external_basis_values", "conflicts", "withheld_rows",
+                    "dropped_references"):
             if key in metadata:
                 echo(f"  {key}: {metadata[key]}")
         rows = {k.removeprefix("rows_"): v for k, v in metadata.items() if k.startswith("rows_")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.schemas import TableSchema, load_schemas
+from pipeline.schemas import FORMATS, TableSchema, load_schemas
 
 
 def _cell(text: str) -> str:
@@ -21,6 +21,8 @@ def render_dictionary(schemas: dict[str, TableSchema]) -> str:
                   "|---|---|---|---|---|"]
         for c in schema.columns:
             rule = ", ".join(c.allowed) if c.allowed else (f"`{c.pattern}`" if c.pattern else "")
+            if c.format:
+                rule = (rule + "; " if rule else "") + FORMATS[c.format][1]
             if c.references:
                 rule = (rule + "; " if rule else "") + "→ " + " or ".join(c.references)
             lines.append(f"| `{c.name}` | {c.type} | {'yes' if not c.nullable else 'no'} | "

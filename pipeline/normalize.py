@@ -19,7 +19,7 @@ from pipeline.capture import Capture
 from pipeline.curated import DATE_PRECISIONS, Curated, Record, parse_date
 from pipeline.extract import capture_text
 from pipeline.quotes import SourceText
-from pipeline.schemas import ColumnSpec, TableSchema, frame_from_records
+from pipeline.schemas import FORMATS, ColumnSpec, TableSchema, frame_from_records
 from pipeline.text import fold_name
 
 # Entity tables in dependency order (a table only references tables before it, or itself).
@@ -196,6 +196,10 @@ def _check_value(record: Record, key: str, column: ColumnSpec, value: Any) -> No
         if column.pattern and not re.fullmatch(column.pattern, str(item)):
             raise record.error(f"does not match {column.pattern}", key=key, column=column.name,
                                value=item)
+        if column.format:
+            test, label = FORMATS[column.format]
+            if not test(str(item)):
+                raise record.error(f"not {label}", key=key, column=column.name, value=item)
 
 
 def _parse_claim(claim: Any, entity: Record, key: str, schema: TableSchema,
@@ -347,7 +351,8 @@ class Conflict:
 class ReleaseTables:
     tables: dict[str, pd.DataFrame]
     external_values: int
-    dropped_references: list[str]
+    dropped_references: list[str]  # "table.id.column=target": target not in this release
+    withheld: list[str]  # rows named in this release but left out, with file:line and why
 
 
 def _supports(claim: ClaimDraft, name: str, value: Any, is_list: bool) -> Any:
@@ -388,6 +393,7 @@ class _ReleaseBuilder:
         self.claim_rows: list[dict] = []
         self.conflicts: list[Conflict] = []
         self.dropped: list[str] = []
+        self.withheld: list[str] = []
         self.external_values = 0
         self.published_ids: dict[str, set[str]] = {}
         self.curated_ids: dict[str, dict[str, EntityDraft]] = {}
@@ -443,10 +449,16 @@ class _ReleaseBuilder:
                 row[name] = None
             elif column.allowed and "unknown" in column.allowed:
                 row[name] = "unknown"
-            elif name == "name":
-                return None  # nothing in this release names it
             else:
-                return None  # a required value not yet supported: the entity is not in yet
+                # A required value no source of this release supports: the row waits. That is
+                # silent for a row no included source mentions at all (it comes with a later
+                # page), and reported for a row that this release's sources do mention.
+                if any(self.active(c) and not c.external for c in draft.claims):
+                    self.withheld.append(
+                        f"{draft.record.file}:{draft.record.line}: {schema.name} "
+                        f"{draft.entity_id}: no claim from this release's sources supports "
+                        f"{name}={render_value(value)}")
+                return None
         # Rows that cite a source directly (figures, assessments) need that source included.
         for column in schema.columns:
             if "sources" in column.references and row.get(column.name) not in self.included:
@@ -459,10 +471,18 @@ class _ReleaseBuilder:
                          claim: ClaimDraft, resolution: str) -> None:
         supporters = sorted({c.source_id or c.reference or "" for c in draft.claims
                              if self.active(c) and _supports(c, name, value, False) is not None})
+        values = [render_value(value), render_value(other)]
+        source = claim.source_id or claim.reference or ""
+        for known in self.conflicts:
+            # Several claims stating the same other value are one disagreement, one row.
+            if (known.table_name, known.entity_id, known.field, known.values) == (
+                    draft.table, draft.entity_id, name, values):
+                opposing = set(known.source_ids[1].split("; ")) | {source}
+                known.source_ids[1] = "; ".join(sorted(opposing))
+                return
         self.conflicts.append(Conflict(
             table_name=draft.table, entity_id=draft.entity_id, metric=None, field=name,
-            values=[render_value(value), render_value(other)],
-            source_ids=["; ".join(supporters), claim.source_id or claim.reference or ""],
+            values=values, source_ids=["; ".join(supporters), source],
             resolution=str(resolution)))
 
     def _add_claims(self, table: str, entity_id: str, name: str, part: Any,
@@ -565,7 +585,7 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
          "resolution": c.resolution}
         for c in builder.conflicts])
     ordered = {name: tables[name] for name in schemas if name in tables}
-    return ReleaseTables(ordered, builder.external_values, builder.dropped)
+    return ReleaseTables(ordered, builder.external_values, builder.dropped, builder.withheld)
 
 
 def _dedupe(rows: list[dict]) -> list[dict]:
@@ -591,7 +611,8 @@ def _add_usd(rows: list[dict], builder: _ReleaseBuilder, fx: pd.DataFrame | None
 
 
 def _figure_conflicts(builder: _ReleaseBuilder, curated: Curated, figures: pd.DataFrame) -> None:
-    """Figures of one metric and date that disagree must be resolved in conflicts.yaml."""
+    """Figures of one metric, date and subjects that disagree must be resolved in
+    conflicts.yaml (a context window of two different models is no conflict)."""
     declared: dict[frozenset, Record] = {}
     for record in curated.conflicts:
         ids = record.get("figure_ids") or []
@@ -615,7 +636,8 @@ def _figure_conflicts(builder: _ReleaseBuilder, curated: Curated, figures: pd.Da
             source_ids=[str(s) for s in rows["source_id"]],
             resolution=str(record["resolution"])))
     covered = set().union(*declared) if declared else set()
-    for (metric, as_of), group in figures.groupby(["metric", "as_of"]):
+    subjects = figures["subject_ids"].map(lambda ids: " ".join(sorted(ids)))
+    for (metric, as_of, _), group in figures.groupby(["metric", "as_of", subjects]):
         if group["value"].nunique() > 1:
             missing = set(group["figure_id"]) - covered
             if missing:

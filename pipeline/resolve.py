@@ -5,6 +5,7 @@ What does not resolve is reported (never dropped silently, never guessed)."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -15,6 +16,15 @@ RESOLVED_COLUMNS = ["source_id", "locator", "column_header", "text", "name", "ta
                     "entity_id"]
 UNRESOLVED_COLUMNS = ["source_id", "locator", "column_header", "text", "name", "tables",
                       "config_file", "config_line"]
+SET_ASIDE_COLUMNS = ["source_id", "locator", "column_header", "text", "name", "reason",
+                     "config_file", "config_line"]
+
+
+@dataclass
+class MentionResolution:
+    resolved: pd.DataFrame  # RESOLVED_COLUMNS
+    unresolved: pd.DataFrame  # UNRESOLVED_COLUMNS: names no alias knows
+    set_aside: pd.DataFrame  # SET_ASIDE_COLUMNS: names a curator declared not to be entities
 
 
 def build_alias_index(tables: dict[str, pd.DataFrame], primary_keys: dict[str, str]
@@ -61,10 +71,21 @@ def resolve_name(name: str, tables: list[str], index: dict[str, dict[str, str]]
     return []
 
 
+def _not_entities(rule: Record) -> dict[str, str]:
+    """A rule's `not_entities`: names in its column that stand for no single entity
+    ("several Nordic models"), each with the reason; they are reported apart, not resolved."""
+    declared = rule.get("not_entities") or {}
+    if not isinstance(declared, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in declared.items()):
+        raise rule.error("not_entities must map each name to the reason it is not an entity",
+                         column="not_entities", value=declared)
+    return declared
+
+
 def resolve_mentions(mentions: pd.DataFrame, config: list[Record],
-                     index: dict[str, dict[str, str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     index: dict[str, dict[str, str]]) -> MentionResolution:
     """Resolve the cells of the columns declared in curated/mention_columns.yaml."""
-    resolved, unresolved = [], []
+    resolved, unresolved, set_aside = [], [], []
     for rule in config:
         source, table_no, header = rule.get("source"), rule.get("table"), rule.get("column")
         targets = list(rule.get("resolve_to") or [])
@@ -73,16 +94,27 @@ def resolve_mentions(mentions: pd.DataFrame, config: list[Record],
             raise rule.error("needs source, table, column and resolve_to (known tables)",
                              column="resolve_to" if unknown else None,
                              value=unknown[0] if unknown else None)
+        not_entities = _not_entities(rule)
+        seen: set[str] = set()
         cells = mentions[(mentions["source_id"] == source) & (mentions["table_index"] == table_no)
                          & (mentions["column_header"] == header)]
         for cell in cells.itertuples(index=False):
             text = re.sub(r"\s+", " ", cell.text)
             for name in _candidates(text, rule.get("split")):
-                hits = resolve_name(name, targets, index)
                 base = (cell.source_id, cell.locator, cell.column_header, cell.text, name)
+                if name in not_entities:
+                    seen.add(name)
+                    set_aside.append(base + (not_entities[name], rule.file, rule.line))
+                    continue
+                hits = resolve_name(name, targets, index)
                 if hits:
                     resolved.extend(base + hit for hit in hits)
                 else:
                     unresolved.append(base + (", ".join(targets), rule.file, rule.line))
-    return (pd.DataFrame(resolved, columns=RESOLVED_COLUMNS),
-            pd.DataFrame(unresolved, columns=UNRESOLVED_COLUMNS))
+        for name in sorted(set(not_entities) - seen):
+            # A stale declaration would hide nothing today and the wrong thing tomorrow.
+            raise rule.error(f"not_entities names a cell that {source} table {table_no} column "
+                             f"{header!r} does not hold", column="not_entities", value=name)
+    return MentionResolution(pd.DataFrame(resolved, columns=RESOLVED_COLUMNS),
+                             pd.DataFrame(unresolved, columns=UNRESOLVED_COLUMNS),
+                             pd.DataFrame(set_aside, columns=SET_ASIDE_COLUMNS))

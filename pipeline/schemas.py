@@ -30,6 +30,28 @@ class SchemaFileError(ValueError):
     pass
 
 
+# BCP 47: a language subtag, then optional script (4 letters), region (2 letters or 3 digits)
+# and variant subtags.
+_TAG = re.compile(r"^([a-z]{2,3})((-[A-Z][a-z]{3})?(-([A-Z]{2}|\d{3}))?(-[a-z0-9]{5,8})*)$")
+
+
+def is_language_tag(tag: str) -> bool:
+    """A BCP 47 tag whose language subtag is an ISO 639 language or ISO 639-5 family code."""
+    import pycountry
+
+    match = _TAG.fullmatch(tag)
+    if not match:
+        return False
+    code = match.group(1)
+    lookup = {"alpha_2": code} if len(code) == 2 else {"alpha_3": code}
+    return (pycountry.languages.get(**lookup) is not None
+            or (len(code) == 3 and pycountry.language_families.get(alpha_3=code) is not None))
+
+
+# Checks a column can name with `format:`, beyond allowed values and patterns.
+FORMATS = {"language_tag": (is_language_tag, "a BCP 47 tag with an ISO 639 language")}
+
+
 @dataclass(frozen=True)
 class ColumnSpec:
     name: str
@@ -38,6 +60,7 @@ class ColumnSpec:
     nullable: bool = True
     allowed: tuple[str, ...] | None = None
     pattern: str | None = None
+    format: str | None = None  # a key of FORMATS
     references: tuple[str, ...] = ()  # tables whose primary key this column points into
     claimed: bool = True  # whether published values need a claim
     derived: bool = False  # computed by the pipeline (from other claimed values)
@@ -132,6 +155,8 @@ def _parse_column(raw: dict, path: Path) -> ColumnSpec:
         raise SchemaFileError(f"{path}: a column lacks {err.args[0]!r}: {raw}") from None
     if type_ not in TYPES:
         raise SchemaFileError(f"{path}: column {name!r} has unknown type {type_!r}")
+    if raw.get("format") is not None and raw["format"] not in FORMATS:
+        raise SchemaFileError(f"{path}: column {name!r} has unknown format {raw['format']!r}")
     references = raw.get("references") or ""
     return ColumnSpec(
         name=name,
@@ -140,6 +165,7 @@ def _parse_column(raw: dict, path: Path) -> ColumnSpec:
         nullable=bool(raw.get("nullable", True)),
         allowed=tuple(raw["allowed"]) if raw.get("allowed") else None,
         pattern=raw.get("pattern"),
+        format=raw.get("format"),
         references=tuple(str(references).split()),
         claimed=bool(raw.get("claimed", True)),
         derived=bool(raw.get("derived", False)),
@@ -232,6 +258,11 @@ def pandera_schema(schema: TableSchema) -> pa.DataFrameSchema:
                 checks.append(pa.Check(
                     lambda s, p=pattern: s.map(lambda v: all(p.fullmatch(x) for x in v)),
                     name=f"items match {c.pattern}"))
+        if c.format:
+            test, label = FORMATS[c.format]
+            checks.append(pa.Check(
+                lambda s, t=test: s.map(lambda v: is_missing(v) or all(
+                    t(x) for x in (v if isinstance(v, list) else [v]))), name=label))
         if c.type == "date":
             checks.append(pa.Check(_is_date, name="a date"))
         dtype = TYPES[c.type][1]

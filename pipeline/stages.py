@@ -18,7 +18,7 @@ from pipeline.normalize import ReleaseTables, build_release_tables
 from pipeline.paths import ProjectPaths
 from pipeline.quotes import SourceText
 from pipeline.releases import Release, declared_releases, find_release
-from pipeline.resolve import build_alias_index, resolve_mentions
+from pipeline.resolve import MentionResolution, build_alias_index, resolve_mentions
 from pipeline.schemas import TableSchema, load_schemas
 
 
@@ -70,7 +70,7 @@ def normalize(paths: ProjectPaths, curated: Curated, captures: dict[str, Capture
 
 
 def resolve(paths: ProjectPaths, curated: Curated, mentions: pd.DataFrame,
-            tables: ReleaseTables) -> tuple[pd.DataFrame, pd.DataFrame]:
+            tables: ReleaseTables) -> MentionResolution:
     schemas = load_schemas(paths.schemas)
     index = build_alias_index(tables.tables, {n: s.primary_key for n, s in schemas.items()})
     config = [r for r in curated.mention_columns
@@ -101,6 +101,7 @@ def release_stats(tables: ReleaseTables, unresolved: pd.DataFrame,
         "conflicts": len(tables.tables["conflicts"]),
         "unresolved_mentions": len(unresolved),
         "dropped_references": len(tables.dropped_references),
+        "withheld_rows": len(tables.withheld),
     }
 
 

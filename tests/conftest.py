@@ -110,6 +110,7 @@ FILES = {
     "model_families.yaml": """
         - family_id: qwen
           name: Qwen
+          origin: unknown
           organization_ids: [alibaba]
           jurisdiction_id: CHN
           claims:

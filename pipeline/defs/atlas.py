@@ -95,11 +95,13 @@ def build_atlas_definitions(root: Path) -> dict:
     def unresolved_mentions(context: dg.AssetExecutionContext, settings: AtlasSettings,
                             curated_records: Curated, table_mentions: pd.DataFrame,
                             release_tables: ReleaseTables) -> pd.DataFrame:
-        resolved, unresolved = stages.resolve(settings.paths(), curated_records,
-                                              table_mentions, release_tables)
+        resolution = stages.resolve(settings.paths(), curated_records, table_mentions,
+                                    release_tables)
+        unresolved = resolution.unresolved
         context.add_output_metadata({
-            "resolved": len(resolved),
+            "resolved": len(resolution.resolved),
             "unresolved": len(unresolved),
+            "declared_not_entities": len(resolution.set_aside),
             "preview": dg.MetadataValue.md(unresolved.head(30).to_markdown(index=False)
                                            if len(unresolved) else "none"),
         })
