@@ -451,7 +451,7 @@ def _stats_lines(stats: dict | None) -> list[str]:
     if not stats:
         return []
     share = stats.get("verified_quote_share")
-    lines = ["## Provenance", ""]
+    lines = ["## How the values are sourced", ""]
     for label, key in (("claims (value, source, quote)", "claims"),
                        ("values supported only by an external reference (no page states them)",
                         "external_basis_values"),

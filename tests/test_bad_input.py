@@ -89,3 +89,11 @@ def test_unresolved_conflict_blocks(tmp_path):
     later_in_april = _edit("sources.yaml", "published_on: 2026-05-01", "published_on: 2026-04-21")
     message = _build_fails(tmp_path, {"conflicts.yaml": "[]\n", **later_in_april})
     assert "declare the conflict in conflicts.yaml" in message
+
+
+def test_language_tag_that_is_not_iso_639(tmp_path):
+    message = _build_fails(tmp_path, _edit("models.yaml", "  license: null\n",
+                                           "  license: null\n  languages: [fr, French]\n"))
+    assert re.search(r"curated/models\.yaml:\d+", message)
+    assert "'mistral-large'" in message and "'languages'" in message and "'French'" in message
+    assert "BCP 47" in message

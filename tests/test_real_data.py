@@ -109,3 +109,31 @@ def test_conflicting_counts_are_listed_with_both_sources(out):
     assert set(row["source_ids"]) == {"open-weights-sovereign-ai-index-2026",
                                       "sovereign-ai-full-map-2026-05"}
     assert row["resolution"]
+
+
+def test_origins_programmes_and_open_projects_without_a_licence(out):
+    families = _table(out, LATEST, "model_families").set_index("family_id")
+    # Page 000's origin table: ERNIE, Seed and Pangu are own foundation families.
+    assert set(families.loc[["ernie", "seed", "pangu"], "origin"]) == {"foundation"}
+    assert families.loc["flux", "origin"] == "media"
+    assert families.loc["llama", "origin"] == "unknown"  # no page classes it
+    projects = _table(out, LATEST, "projects").set_index("project_id")
+    assert projects.loc["indiaai-mission", "layer"] == "multiple"
+    parts = set(projects.index[projects["part_of"] == "indiaai-mission"])
+    assert parts == {"indiaai-compute-capacity", "aikosha", "indiaai-innovation-centre",
+                     "bharatgen"}
+    assert set(projects.loc[sorted(parts), "layer"]) == {"compute", "data", "models"}
+    # "release open weights" without a licence: open, terms unspecified (not permissive).
+    assert projects.loc["minerva", "release_status"] == "open_unspecified"
+
+
+def test_one_conflict_row_per_disagreement_and_figures_by_subject(out):
+    conflicts = _table(out, LATEST, "conflicts")
+    assert conflicts["conflict_id"].is_unique
+    amount = conflicts[(conflicts["entity_id"] == "indiaai-mission-budget")
+                       & (conflicts["field"] == "amount")]
+    # The page's "~$1.25 billion USD" and its table's "$1.25B" are one disagreement.
+    assert len(amount) == 1
+    figures = _table(out, LATEST, "figures").set_index("figure_id")
+    assert list(figures.loc["qwen-3-6-context-window", "subject_ids"]) == ["qwen-3-6"]
+    assert "context_window" not in set(conflicts["metric"].dropna())

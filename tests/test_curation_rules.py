@@ -1,0 +1,183 @@
+"""Rules a curator relies on beyond bad input: one conflict row per disagreement, figure
+conflicts only between figures about the same subjects, rows withheld from a release (and
+references dropped) listed by `sovai check`, names declared as no entity, language tags."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline import stages
+from pipeline.cli import main
+from pipeline.curated import CuratedError
+from pipeline.paths import project_paths
+
+from .conftest import FILES, write_project
+
+THIRD_PAGE = """\
+A third page
+Written in May 2026.
+Qwen 3.6 ships under the MIT license, with a 1M context.
+Mistral Large has a 128K context.
+"""
+FOURTH_PAGE = """\
+A fourth page
+Written in May 2026.
+We read that Qwen 3.6 is under the MIT license.
+"""
+
+
+def _with_pages(**pages: str) -> str:
+    """sources.yaml with the mini project's two pages and the given extra ones."""
+    extra = "".join(f"""
+        - source_id: {name}
+          title: {name}
+          title_from_page: false
+          publisher: null
+          url: null
+          capture_file: pages/{name}.txt
+          published_on: 2026-05-02
+          date_precision: month
+          date_evidence: "Written in May 2026."
+    """ for name in pages)
+    return textwrap.dedent(FILES["sources.yaml"]) + textwrap.dedent(extra)
+
+
+def _project(tmp_path, files: dict[str, str], **pages: str):
+    root = write_project(tmp_path / "project", {"sources.yaml": _with_pages(**pages), **files})
+    for name, text in pages.items():
+        (root / "pages" / f"{name}.txt").write_text(text, encoding="utf-8")
+    return root
+
+
+def _release_tables(root, date: str):
+    import datetime as dt
+
+    paths = project_paths(root, root / "releases")
+    curated, _, _ = stages.load_project(paths)
+    captures = stages.capture_sources(paths, curated).captures
+    return stages.normalize(paths, curated, captures, dt.date.fromisoformat(date))
+
+
+def _edit(name: str, old: str, new: str) -> str:
+    text = textwrap.dedent(FILES[name])
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+QWEN_MIT = _edit("models.yaml", """      fields: [license, open_weights, modality]
+""", """      fields: [license, open_weights, modality]
+    - {source: third, quote: "Qwen 3.6 ships under the MIT license", fields: {license: MIT}}
+    - {source: fourth, quote: "Qwen 3.6 is under the MIT license", fields: {license: MIT}}
+  resolutions:
+    license: The mini page is Alibaba's own statement; the later pages report MIT.
+""")
+
+
+def test_two_pages_stating_the_same_other_value_make_one_conflict_row(tmp_path):
+    root = _project(tmp_path, {"models.yaml": QWEN_MIT}, third=THIRD_PAGE, fourth=FOURTH_PAGE)
+    conflicts = _release_tables(root, "2026-05-31").tables["conflicts"]
+    licence = conflicts[(conflicts["entity_id"] == "qwen-3-6") & (conflicts["field"] == "license")]
+    assert len(licence) == 1, licence
+    assert list(licence.iloc[0]["values"]) == ["Apache-2.0", "MIT"]
+    assert list(licence.iloc[0]["source_ids"]) == ["mini-page", "fourth; third"]
+    assert conflicts["conflict_id"].is_unique
+
+
+CONTEXT_FIGURES = textwrap.dedent(FILES["figures.yaml"]) + textwrap.dedent("""
+    - figure_id: qwen-3-6-context
+      metric: context_window
+      value: 1000000
+      value_qualifier: exact
+      unit: tokens
+      as_of: 2026-05
+      scope: Qwen 3.6 context window
+      subject_ids: [qwen-3-6]
+      source_id: third
+      claims:
+        - {source: third, quote: "Qwen 3.6 ships under the MIT license, with a 1M context.",
+           fields: [metric, value, value_qualifier, unit, as_of, scope, subject_ids]}
+    - figure_id: mistral-large-context
+      metric: context_window
+      value: 128000
+      value_qualifier: exact
+      unit: tokens
+      as_of: 2026-05
+      scope: Mistral Large context window
+      subject_ids: [mistral-large]
+      source_id: third
+      claims:
+        - {source: third, quote: "Mistral Large has a 128K context.",
+           fields: [metric, value, value_qualifier, unit, as_of, scope, subject_ids]}
+""")
+
+
+def test_figures_about_different_subjects_are_no_conflict(tmp_path):
+    root = _project(tmp_path, {"figures.yaml": CONTEXT_FIGURES}, third=THIRD_PAGE)
+    tables = _release_tables(root, "2026-05-31").tables
+    assert set(tables["figures"]["figure_id"]) >= {"qwen-3-6-context", "mistral-large-context"}
+    assert "context_window" not in set(tables["conflicts"]["metric"])
+
+
+def test_figures_about_the_same_subjects_that_disagree_must_be_declared(tmp_path):
+    same_subject = CONTEXT_FIGURES.replace("subject_ids: [mistral-large]",
+                                           "subject_ids: [qwen-3-6]")
+    root = _project(tmp_path, {"figures.yaml": same_subject}, third=THIRD_PAGE)
+    with pytest.raises(CuratedError) as raised:
+        _release_tables(root, "2026-05-31")
+    message = str(raised.value)
+    assert "curated/figures.yaml:" in message and "context_window" in message
+    assert "declare the conflict in conflicts.yaml" in message
+
+
+def test_check_lists_withheld_rows_and_dropped_references(tmp_path):
+    # Tencent is named only on a later page, so in April Hunyuan's developer reference waits;
+    # Mistral Large's modality is stated only by the later page, so in April the row waits.
+    tencent = '"| Hunyuan/Hy3 | Tencent | China |", basis: table,\n'
+    organizations = _edit("organizations.yaml", f"{{source: mini-page, quote: {tencent}",
+                          '{source: third, quote: "Written in May 2026.", basis: section,\n')
+    large = "basis: table, fields: [name, organization_ids, jurisdiction_id"
+    models = _edit("models.yaml", f"{large}, modality]}}\n- model_id: hunyuan-hy3",
+                   f"{large}]}}\n    - {{source: third, quote: Mistral Large has a 128K context.,"
+                   " fields: [modality]}\n- model_id: hunyuan-hy3")
+    root = _project(tmp_path, {"organizations.yaml": organizations, "models.yaml": models},
+                    third=THIRD_PAGE)
+    result = CliRunner().invoke(main, ["--root", str(root), "check"])
+    assert result.exit_code == 0, result.output
+    april = result.output.splitlines()
+    assert any(line.startswith("release 2026-04-25:") and "1 rows withheld" in line
+               and "references dropped" in line for line in april), result.output
+    assert any(line.startswith("  withheld: curated/models.yaml:") and "mistral-large" in line
+               and "modality=text" in line for line in april), result.output
+    assert "  dropped reference: models.hunyuan-hy3.organization_ids=tencent (not in this " \
+           "release)" in result.output
+    may = next(line for line in april if line.startswith("release 2026-05-31:"))
+    assert "0 rows withheld, 0 references dropped" in may
+
+
+def _check_with_lab_rule(tmp_path, resolve_to: str, not_entities: str):
+    """`sovai check` on the mini project whose Lab column declares `not_entities`."""
+    mentions = textwrap.dedent(FILES["mention_columns.yaml"]).replace(
+        "- {source: mini-page, table: 1, column: Lab, resolve_to: [organizations]}",
+        f"- source: mini-page\n  table: 1\n  column: Lab\n  resolve_to: [{resolve_to}]\n"
+        f"  not_entities: {not_entities}")
+    root = write_project(tmp_path / "project", {"mention_columns.yaml": mentions})
+    return CliRunner().invoke(main, ["--root", str(root), "check"])
+
+
+def test_names_declared_as_no_entity_are_reported_apart(tmp_path):
+    result = _check_with_lab_rule(tmp_path, "models", "{Alibaba: a test reason}")
+    assert "2 unresolved mentions" in result.output  # Mistral AI and Tencent
+    assert "not an entity (declared at curated/mention_columns.yaml:" in result.output
+    assert "'Alibaba' in mini-page#table=1&row=1" in result.output
+    assert "a test reason" in result.output
+
+
+def test_a_stale_no_entity_declaration_blocks(tmp_path):
+    result = _check_with_lab_rule(tmp_path, "organizations",
+                                  "{Baidu: named nowhere in this column}")
+    assert result.exit_code == 1
+    assert "BLOCKING: release 2026-04-25: curated/mention_columns.yaml:" in result.output
+    assert "'Baidu'" in result.output and "not_entities" in result.output
