@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from pipeline.schemas import TableSchema
+
 # The order researchers read tables in; others follow alphabetically.
 TABLE_ORDER = ["jurisdictions", "regions", "organizations", "model_families", "models",
                "projects", "investments", "figures", "assessments", "groupings", "fx_rates",
@@ -25,21 +27,6 @@ TITLES = {"model_families": "Model families", "fx_rates": "FX rates"}
 PROVENANCE_TABLES = ("sources", "claims")
 
 # Which table an ID column points into (first match wins; any table's key is the fallback).
-REFERENCES = {
-    "jurisdiction_id": ["jurisdictions"],
-    "member_ids": ["jurisdictions"],
-    "subject_id": ["jurisdictions", "regions"],
-    "organization_ids": ["organizations"],
-    "parent_id": ["organizations"],
-    "family_id": ["model_families"],
-    "base_model_ids": ["models", "model_families"],
-    "model_ids": ["models"],
-    "source_id": ["sources"],
-    "source_ids": ["sources"],
-    "part_of": ["investments"],
-    "fx_rate_id": ["fx_rates"],
-}
-
 # What an "added" sentence says about a new row, in this order; missing values are skipped.
 DETAILS = {
     "models": ["organization_ids", "jurisdiction_id", "license"],
@@ -66,8 +53,11 @@ MAX_TEXT = 120
 class _Release:
     """The tables of one release folder, read lazily, with ID -> label lookups."""
 
-    def __init__(self, folder: Path | None):
+    def __init__(self, folder: Path | None,
+                 foreign_keys: dict[tuple[str, str], list[str]] | None = None):
         self.folder = Path(folder) if folder is not None else None
+        if foreign_keys is not None:  # a release being written has no datapackage.json yet
+            self.foreign_keys = foreign_keys
         self._frames: dict[str, pd.DataFrame | None] = {}
         self._indexes: dict[str, pd.DataFrame | None] = {}
 
@@ -119,12 +109,33 @@ class _Release:
                 labels.setdefault(entity_id, str(label))
         return labels
 
-    def resolve(self, column: str, entity_id: str) -> str:
-        for table in REFERENCES.get(column, []):
-            label = self.label(table, entity_id)
+    @cached_property
+    def foreign_keys(self) -> dict[tuple[str, str], list[str]]:
+        """(table, column) -> the tables it points into, from this release's own
+        datapackage.json, so an old release is read with the schema it was published with."""
+        path = self.folder / "datapackage.json" if self.folder is not None else None
+        if path is None or not path.is_file():
+            return {}
+        out: dict[tuple[str, str], list[str]] = {}
+        for resource in json.loads(path.read_text(encoding="utf-8")).get("resources", []):
+            table = resource.get("name")
+            for fk in (resource.get("schema") or {}).get("foreignKeys", []):
+                target = fk["reference"]["resource"] or table
+                for column in fk["fields"]:
+                    out.setdefault((table, column), []).append(target)
+        return out
+
+    def resolve(self, table: str, column: str, entity_id: str) -> str:
+        """An ID in `table`.`column` as a label: the name of the row it points to."""
+        for target in self.foreign_keys.get((table, column), []):
+            label = self.label(target, entity_id)
             if label is not None:
                 return label
         return self.any_label.get(entity_id, entity_id)
+
+    def is_reference(self, table: str, column: str) -> bool:
+        return ((table, column) in self.foreign_keys or column.endswith("_id")
+                or column.endswith("_ids"))
 
     def source_link(self, source_id: str | None) -> str | None:
         if source_id is None or _missing(source_id):
@@ -193,20 +204,21 @@ def _scalar(value) -> str:
     return str(value)
 
 
-def _display(release: _Release, column: str, value) -> str | None:
+def _display(release: _Release, table: str, column: str, value) -> str | None:
     """A cell as words: IDs resolved to names, lists comma-separated."""
     if _missing(value):
         return None
+    is_ref = release.is_reference(table, column)
     if _is_list(value):
-        items = [release.resolve(column, str(v)) if _is_ref(column) else _scalar(v)
+        items = [release.resolve(table, column, str(v)) if is_ref else _scalar(v)
                  for v in list(value) if not _missing(v)]
         return ", ".join(items) if items else None
-    if _is_ref(column):
-        return release.resolve(column, str(value))
+    if is_ref:
+        return release.resolve(table, column, str(value))
     return _short(_scalar(value))
 
 
-def _display_text(release: _Release, column: str, text) -> str:
+def _display_text(release: _Release, table: str, column: str, text) -> str:
     """A value of changes.parquet (text; lists as JSON arrays) in words."""
     if _missing(text):
         return "none"
@@ -216,13 +228,9 @@ def _display_text(release: _Release, column: str, text) -> str:
         except ValueError:
             items = None
         if isinstance(items, list):
-            shown = _display(release, column, items)
+            shown = _display(release, table, column, items)
             return shown if shown is not None else "none"
-    return _display(release, column, text) or "none"
-
-
-def _is_ref(column: str) -> bool:
-    return column in REFERENCES or column.endswith("_id") or column.endswith("_ids")
+    return _display(release, table, column, text) or "none"
 
 
 def _row_label(table: str, row: dict, release: _Release) -> str:
@@ -232,7 +240,7 @@ def _row_label(table: str, row: dict, release: _Release) -> str:
     if table == "figures":
         return f"{row.get('metric')} ({row.get('scope')})"
     if table == "assessments":
-        subject = release.resolve("subject_id", str(row.get("subject_id")))
+        subject = release.resolve(table, "subject_id", str(row.get("subject_id")))
         return f"{row.get('dimension')} of {subject}"
     if table == "fx_rates":
         return f"{row.get('currency')} rate of {_scalar(row.get('as_of'))}"
@@ -256,7 +264,7 @@ def _details(table: str, row: dict, release: _Release) -> list[str]:
             if not _missing(row.get("value")):
                 parts.append(f"{_scalar(row['value'])} {row.get('unit') or ''}".strip())
         elif column in row:
-            shown = _display(release, column, row[column])
+            shown = _display(release, table, column, row[column])
             if shown:
                 parts.append(shown)
     return parts
@@ -350,8 +358,8 @@ def _describe(table: str, row: dict, new: _Release, old: _Release) -> str:
         return f"{before} (`{row['old_value']}`) renamed to {after} (`{entity}`)"
     label = new.label(table, entity) or entity
     field = row["field"]
-    before = _display_text(old if old.folder else new, field, row["old_value"])
-    after = _display_text(new, field, row["new_value"])
+    before = _display_text(old if old.folder else new, table, field, row["old_value"])
+    after = _display_text(new, table, field, row["new_value"])
     if _missing(row["old_value"]):
         text = f"{field} of {label} set to {after}"
     elif _missing(row["new_value"]):
@@ -501,11 +509,14 @@ def render_changes_md(
     counts: pd.DataFrame,
     old_dir: Path | None = None,
     stats: dict | None = None,
+    schemas: dict[str, TableSchema] | None = None,
 ) -> str:
     """Release notes for new_dir. old_label None means the first release. old_dir (optional)
     lets removed entities and withdrawn claims be named from the previous release; without it
-    they are shown by ID."""
-    new = _Release(Path(new_dir))
+    they are shown by ID. schemas give new_dir's references when it has no datapackage.json."""
+    new = _Release(Path(new_dir), None if schemas is None else {
+        (name, column.name): list(column.references)
+        for name, schema in schemas.items() for column in schema.columns if column.references})
     old = _Release(Path(old_dir) if old_dir is not None else None)
     if old_label is None:
         first = _first_release(new, new_label, counts)

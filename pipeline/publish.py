@@ -131,7 +131,7 @@ def publish_release(
         write_parquet(changes_to_arrow(changes), tmp / "changes.parquet")
         notes = render_changes_md(changes, tmp, old_label=previous_dir.name if previous_dir
                                   else None, new_label=release.key, counts=counts,
-                                  old_dir=previous_dir, stats=stats)
+                                  old_dir=previous_dir, stats=stats, schemas=schemas)
         _write_text(tmp / "CHANGES.md", notes)
         package = build_datapackage(tmp, release, schemas, tables, len(changes), stats or {})
         _write_text(tmp / "datapackage.json", json.dumps(package, indent=2, ensure_ascii=False)

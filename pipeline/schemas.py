@@ -131,10 +131,13 @@ class TableSchema:
                 descriptor["arrayItem"] = {"type": "string"}
             fields.append(descriptor)
         descriptor = {"fields": fields, "primaryKey": [self.primary_key]}
+        # A self-reference (part_of) names the resource "", as the Table Schema spec says.
         foreign_keys = [
-            {"fields": [c.name], "reference": {"resource": ref, "fields": [_pk_of(ref)]}}
+            {"fields": [c.name], "reference": {
+                "resource": "" if ref == self.name else ref,
+                "fields": [self.primary_key if ref == self.name else _pk_of(ref)]}}
             for c in self.columns for ref in c.references
-            if ref != self.name and ref in _PRIMARY_KEYS
+            if ref == self.name or ref in _PRIMARY_KEYS
         ]
         if foreign_keys:
             descriptor["foreignKeys"] = foreign_keys

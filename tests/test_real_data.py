@@ -137,3 +137,10 @@ def test_one_conflict_row_per_disagreement_and_figures_by_subject(out):
     figures = _table(out, LATEST, "figures").set_index("figure_id")
     assert list(figures.loc["qwen-3-6-context-window", "subject_ids"]) == ["qwen-3-6"]
     assert "context_window" not in set(conflicts["metric"].dropna())
+
+
+def test_release_notes_name_what_ids_point_to(out):
+    notes = (out / "2026-05-31" / "CHANGES.md").read_text(encoding="utf-8")
+    # part_of points into the table itself; its label comes from the release's own schema.
+    assert "- part_of of BharatGen set to IndiaAI Mission — " in notes
+    assert "- Baidu added (China, company)" in (out / LATEST / "CHANGES.md").read_text()

@@ -21,6 +21,20 @@ def next_draft(releases: list[Release], today: dt.date) -> Release | None:
     return drafts[-1] if drafts else None
 
 
+def following_month_end(date: dt.date) -> dt.date:
+    """The last day of the month after `date`'s month: the next monthly release date."""
+    first_of_next = (date.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return (first_of_next + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+
+
+def no_draft_reason(releases: list[Release]) -> str:
+    if not releases:
+        return "no release is declared in curated/releases.yaml"
+    upcoming = following_month_end(releases[-1].date)
+    return (f"every declared release is published; to start the next one, declare "
+            f"{{date: {upcoming}, status: draft}} in curated/releases.yaml")
+
+
 def inputs_fingerprint(root: Path) -> str:
     """A hash of everything that feeds a draft: curated/, schemas/ and raw/ capture metadata."""
     digest = hashlib.sha256()
@@ -33,16 +47,18 @@ def inputs_fingerprint(root: Path) -> str:
 
 
 def build_automation(root: Path, job) -> dict:
-    def next_release_key(today: dt.date) -> str | None:
-        release = next_draft(declared_releases(load_curated(root / "curated")), today)
-        return release.key if release else None
+    def next_release(today: dt.date) -> tuple[str | None, str]:
+        """The partition key of the next draft, or None and why there is none."""
+        releases = declared_releases(load_curated(root / "curated"))
+        release = next_draft(releases, today)
+        return (release.key, "") if release else (None, no_draft_reason(releases))
 
     @dg.schedule(job=job, cron_schedule="0 6 1 * *", execution_timezone="UTC",
                  description="Monthly: build the next draft release.")
     def monthly_release(context: dg.ScheduleEvaluationContext):
-        key = next_release_key(context.scheduled_execution_time.date())
+        key, why_not = next_release(context.scheduled_execution_time.date())
         if key is None:
-            return dg.SkipReason("no draft release is declared in curated/releases.yaml")
+            return dg.SkipReason(why_not)
         return dg.RunRequest(run_key=f"{key}-{context.scheduled_execution_time:%Y-%m}",
                              partition_key=key)
 
@@ -52,10 +68,10 @@ def build_automation(root: Path, job) -> dict:
         fingerprint = inputs_fingerprint(root)
         if fingerprint == context.cursor:
             return dg.SkipReason("curated/, schemas/ and raw/ are unchanged")
-        key = next_release_key(dt.date.today())
+        key, why_not = next_release(dt.date.today())
         context.update_cursor(fingerprint)
         if key is None:
-            return dg.SkipReason("no draft release to rebuild")
+            return dg.SkipReason(why_not)
         return dg.RunRequest(run_key=f"{key}-{fingerprint[:16]}", partition_key=key)
 
     return {"schedules": [monthly_release], "sensors": [inputs_changed]}

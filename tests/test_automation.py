@@ -1,0 +1,83 @@
+"""The schedule and the sensor, evaluated as Dagster evaluates them: which release they run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+
+import dagster as dg
+
+from pipeline.definitions import build_definitions
+from pipeline.defs.automation import following_month_end
+
+from .conftest import write_project
+
+BOTH_DRAFTS = None  # keep the mini project's releases.yaml: 2026-04-25 and 2026-05-31, drafts
+APRIL_PUBLISHED = """
+    - {date: 2026-04-25, title: April 2026, status: published}
+    - {date: 2026-05-31, title: May 2026, status: draft}
+"""
+ALL_PUBLISHED = """
+    - {date: 2026-04-25, title: April 2026, status: published}
+    - {date: 2026-05-31, title: May 2026, status: published}
+"""
+
+
+def _definitions(tmp_path, releases: str | None) -> dg.Definitions:
+    files = {} if releases is None else {"releases.yaml": textwrap.dedent(releases)}
+    return build_definitions(write_project(tmp_path / "project", files))
+
+
+def _schedule_on(defs: dg.Definitions, day: dt.date):
+    schedule = defs.resolve_schedule_def("monthly_release")
+    when = dt.datetime.combine(day, dt.time(6), tzinfo=dt.UTC)
+    with dg.build_schedule_context(scheduled_execution_time=when,
+                                   repository_def=defs.get_repository_def()) as context:
+        result = schedule.evaluate_tick(context)
+    return list(result.run_requests or []), result.skip_message
+
+
+def test_the_schedule_runs_the_next_draft_release(tmp_path):
+    defs = _definitions(tmp_path, BOTH_DRAFTS)
+    requests, _ = _schedule_on(defs, dt.date(2026, 4, 1))
+    assert [r.partition_key for r in requests] == ["2026-04-25"]
+    requests, _ = _schedule_on(defs, dt.date(2026, 5, 1))
+    assert [r.partition_key for r in requests] == ["2026-05-31"]
+
+
+def test_the_schedule_skips_published_releases(tmp_path):
+    requests, _ = _schedule_on(_definitions(tmp_path, APRIL_PUBLISHED), dt.date(2026, 4, 1))
+    assert [r.partition_key for r in requests] == ["2026-05-31"]
+
+
+def test_with_every_release_published_the_schedule_says_what_to_declare(tmp_path):
+    requests, message = _schedule_on(_definitions(tmp_path, ALL_PUBLISHED), dt.date(2026, 6, 1))
+    assert requests == []
+    assert "declare {date: 2026-06-30, status: draft} in curated/releases.yaml" in message
+
+
+def test_the_sensor_runs_again_only_when_inputs_change(tmp_path):
+    defs = _definitions(tmp_path, BOTH_DRAFTS)
+    sensor = defs.resolve_sensor_def("inputs_changed")
+    instance = dg.DagsterInstance.ephemeral()
+
+    def tick(cursor: str | None = None):
+        return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor,
+                                                            definitions=defs))
+
+    first = tick()
+    assert [r.partition_key for r in first.run_requests] == ["2026-05-31"]
+    unchanged = tick(first.cursor)
+    assert not unchanged.run_requests
+    figures = tmp_path / "project" / "curated" / "figures.yaml"
+    figures.write_text(figures.read_text(encoding="utf-8").replace(
+        "scope: projects in the index", "scope: projects the index counts"), encoding="utf-8")
+    changed = tick(first.cursor)
+    assert [r.partition_key for r in changed.run_requests] == ["2026-05-31"]
+    assert changed.run_requests[0].run_key != first.run_requests[0].run_key
+
+
+def test_following_month_end():
+    assert following_month_end(dt.date(2026, 6, 30)) == dt.date(2026, 7, 31)
+    assert following_month_end(dt.date(2026, 1, 31)) == dt.date(2026, 2, 28)
+    assert following_month_end(dt.date(2026, 12, 15)) == dt.date(2027, 1, 31)
