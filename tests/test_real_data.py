@@ -155,4 +155,4 @@ def test_release_notes_name_what_ids_point_to(out):
     notes = (out / "2026-05-31" / "CHANGES.md").read_text(encoding="utf-8")
     # part_of points into the table itself; its label comes from the release's own schema.
     assert "- part_of of BharatGen set to IndiaAI Mission — " in notes
-    assert "- Baidu added (China, company)" in (out / LATEST / "CHANGES.md").read_text()
+    assert "- strategy of China added (" in (out / LATEST / "CHANGES.md").read_text()
