@@ -156,3 +156,18 @@ def test_release_notes_name_what_ids_point_to(out):
     # part_of points into the table itself; its label comes from the release's own schema.
     assert "- part_of of BharatGen set to IndiaAI Mission — " in notes
     assert "- strategy of China added (" in (out / LATEST / "CHANGES.md").read_text()
+
+
+def test_the_releases_of_the_five_pages_are_published_and_intact():
+    import json
+
+    from pipeline.releases import verify_release_folder
+
+    index = json.loads((REPO / "releases" / "index.json").read_text(encoding="utf-8"))
+    listed = [(r["date"], r["status"], r["previous"]) for r in index["releases"]]
+    assert listed == [("2026-04-25", "published", None),
+                      ("2026-05-31", "published", "2026-04-25"),
+                      ("2026-06-30", "published", "2026-05-31")]
+    assert len(index["releases"][-1]["sources"]) == 5  # the latest includes all five pages
+    for key in SEALED:
+        assert verify_release_folder(REPO / "releases" / key) == [], key
