@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import sys
 
 import click
 
@@ -89,7 +90,7 @@ def fetch_command(ctx: click.Context, source_ids: tuple[str, ...],
         return
     results: list[FetchResult] = []
     with Fetcher(fetch_policy(ctx, allow_hosts)) as fetcher:
-        if click.get_text_stream("stdout").isatty():
+        if sys.stdout.isatty():  # a progress bar only for a person at a terminal
             with click.progressbar(selected, label="Fetching",
                                    item_show_func=lambda item: item[0] if item else None) as bar:
                 for source_id, url in bar:
