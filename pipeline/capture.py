@@ -51,6 +51,11 @@ class Capture:
         return data
 
 
+def capture_name(sha256: str, media_type: str) -> str:
+    """The file name of a capture in raw/<source_id>/: its sha256 and the media type's suffix."""
+    return f"{sha256}{EXTENSIONS.get(media_type, '.bin')}"
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -112,7 +117,7 @@ def capture_bytes(
         origin=origin,
         charset=charset,
         http=dict(http or {}),
-        path=folder / f"{digest}{EXTENSIONS.get(media_type, '.bin')}",
+        path=folder / capture_name(digest, media_type),
     )
     _write_atomic(capture.path, data)
     sidecar = json.dumps(capture.sidecar(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -151,8 +156,7 @@ def _load_sidecar(sidecar_path: Path) -> Capture:
         data = json.loads(sidecar_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise CaptureError(f"{sidecar_path}: unreadable capture metadata: {err}") from err
-    ext = EXTENSIONS.get(data.get("media_type", ""), ".bin")
-    body = sidecar_path.with_name(f"{data['sha256']}{ext}")
+    body = sidecar_path.with_name(capture_name(data["sha256"], data.get("media_type", "")))
     if not body.is_file():
         raise CaptureError(f"{sidecar_path}: the captured file {body.name} is missing")
     return Capture(**data, path=body)

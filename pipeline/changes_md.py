@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from pipeline.capture import capture_name
 from pipeline.schemas import TableSchema
 
 # The order researchers read tables in; others follow alphabetically.
@@ -56,6 +57,7 @@ class _Release:
     def __init__(self, folder: Path | None,
                  foreign_keys: dict[tuple[str, str], list[str]] | None = None):
         self.folder = Path(folder) if folder is not None else None
+        self.link_targets: dict[str, str] = {}  # source_id -> URL, for the notes' link list
         if foreign_keys is not None:  # a release being written has no datapackage.json yet
             self.foreign_keys = foreign_keys
         self._frames: dict[str, pd.DataFrame | None] = {}
@@ -145,7 +147,17 @@ class _Release:
             return f"`{source_id}`"
         title = _escape_link(str(row.get("title") or source_id))
         url = row.get("url")
-        return f"[{title}]({url})" if not _missing(url) and url else title
+        if _missing(url) or not url:
+            # A page captured from a file has no URL: link its capture, which the repository
+            # keeps in raw/ two levels above releases/<date>/.
+            sha256, media_type = row.get("sha256"), row.get("media_type")
+            if _missing(sha256) or _missing(media_type):
+                return title
+            url = f"../../raw/{source_id}/{capture_name(str(sha256), str(media_type))}"
+        # Reference-style links keep the notes readable as text; render_changes_md appends
+        # the targets at the end.
+        self.link_targets[source_id] = str(url)
+        return f"[{title}][{source_id}]"
 
     @cached_property
     def claims_by_entity(self) -> dict[tuple[str, str], list[dict]]:
@@ -520,13 +532,14 @@ def render_changes_md(
     old = _Release(Path(old_dir) if old_dir is not None else None)
     if old_label is None:
         first = _first_release(new, new_label, counts)
-        return first + ("\n" + "\n".join(_stats_lines(stats)).rstrip("\n") + "\n"
+        text = first + ("\n" + "\n".join(_stats_lines(stats)).rstrip("\n") + "\n"
                         if stats else "")
+        return _with_link_targets(text, new, old)
     out = [f"# Sovereign AI Atlas {new_label}: changes since {old_label}", ""]
     if changes.empty:
         out += [f"No changes since {old_label}.", "", *_counts_table(counts), "",
                 *_stats_lines(stats)]
-        return "\n".join(out).rstrip("\n") + "\n"
+        return _with_link_targets("\n".join(out).rstrip("\n") + "\n", new, old)
     out += ["## Counts", "", *_counts_table(counts), "", *_stats_lines(stats)]
     if not counts.empty and not bool(counts["ok"].all()):
         bad = ", ".join(counts.loc[~counts["ok"].astype(bool), "table_name"])
@@ -539,4 +552,11 @@ def render_changes_md(
     if sections:
         out += ["## Changes by table", "", *sections]
     out += _provenance_section(changes, new, old)
-    return "\n".join(out).rstrip("\n") + "\n"
+    return _with_link_targets("\n".join(out).rstrip("\n") + "\n", new, old)
+
+
+def _with_link_targets(text: str, *releases: _Release) -> str:
+    targets = {k: v for release in releases for k, v in release.link_targets.items()}
+    if not targets:
+        return text
+    return text + "\n" + "".join(f"[{k}]: {v}\n" for k, v in sorted(targets.items()))

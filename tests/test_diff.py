@@ -396,7 +396,8 @@ def test_changes_md_reads_like_release_notes(tmp_path):
         < text.index("Qwen 3.6 added")
     assert "| models | 3 | 1 | 1 | 0 | 1 | 3 |" in text
     assert ("Qwen 3.6 added (Alibaba, China, Apache-2.0) — "
-            "[Sovereign models of every country](https://example.org/a)") in text
+            "[Sovereign models of every country][page-a]") in text
+    assert text.endswith("\n[page-a]: https://example.org/a\n")  # the link's target
     assert "license of DeepSeek V4 changed from MIT to Apache-2.0" in text
     assert "Mistral Large removed" in text
     assert "## Provenance" in text and "### Claims" in text
@@ -422,14 +423,16 @@ def test_changes_md_for_schema_rename_and_first_release(tmp_path):
                              counts=reconcile_counts(changes, old, new), old_dir=old)
     assert "Qwen 3.5 (`qwen-3-5`) renamed to Qwen 3.5 (`qwen3-5`)" in text
     assert "models: column `languages` added (list<string>)" in text
-    assert "url of [A page without URL](https://example.org/b) changed from none to" in text
+    assert "url of [A page without URL][page-b] changed from none to" in text
+    assert "\n[page-b]: https://example.org/b\n" in text
 
     first = render_changes_md(diff_release_dirs(None, old), old, old_label=None,
                               new_label="2026-04-25",
                               counts=reconcile_counts(diff_release_dirs(None, old), None, old))
     assert "First release: 13 rows in 5 tables." in first
-    assert "- A page without URL" in first
-    assert "[Sovereign models of every country](https://example.org/a)" in first
+    assert "- A page without URL" in first  # neither URL nor capture: no link
+    assert "[Sovereign models of every country][page-a]" in first
+    assert "\n[page-a]: https://example.org/a\n" in first
 
 
 # --- sovai diff ------------------------------------------------------------------------------

@@ -171,3 +171,16 @@ def test_the_releases_of_the_five_pages_are_published_and_intact():
     assert len(index["releases"][-1]["sources"]) == 5  # the latest includes all five pages
     for key in SEALED:
         assert verify_release_folder(REPO / "releases" / key) == [], key
+
+
+def test_release_notes_link_each_source_to_its_capture():
+    import re
+
+    for key in RELEASES:
+        folder = REPO / "releases" / key
+        notes = (folder / "CHANGES.md").read_text(encoding="utf-8")
+        targets = dict(re.findall(r"^\[([a-z0-9-]+)\]: (\S+)$", notes, flags=re.M))
+        used = set(re.findall(r"\]\[([a-z0-9-]+)\]", notes))
+        assert used and used <= set(targets), key
+        for target in targets.values():  # a page with no URL links its capture in raw/
+            assert (folder / target).resolve().is_file(), target
