@@ -1,6 +1,6 @@
 """Benchmark of the release diff against just reading the two releases.
 
-    uv run python benchmarks/bench_diff.py [--rows 1000000] [--repeat 3] [--keep DIR]
+    uv run python benchmarks/bench_diff.py [--rows 1000000] [--repeat 5] [--keep DIR]
 
 Generates two synthetic releases of N rows each (a models-like table: string key, string, int,
 float, date and list<string> columns, some nulls; the second release with ~1% of cells changed,
@@ -158,7 +158,7 @@ def _run_child(kind: str, old_dir: Path, new_dir: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per measurement (median)")
     parser.add_argument("--keep", type=Path, help="generate into (and keep) this folder")
     parser.add_argument("--measure", nargs=3, metavar=("KIND", "OLD", "NEW"),
                         help=argparse.SUPPRESS)
