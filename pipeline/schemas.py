@@ -250,7 +250,11 @@ def pandera_schema(schema: TableSchema) -> pa.DataFrameSchema:
     columns = {}
     for c in schema.columns:
         checks = []
-        if c.allowed:
+        if c.allowed and c.is_list:
+            allowed = frozenset(c.allowed)
+            checks.append(pa.Check(lambda s, a=allowed: s.map(lambda v: set(v) <= a),
+                                   name=f"items one of {list(c.allowed)}"))
+        elif c.allowed:
             checks.append(pa.Check.isin(list(c.allowed), name=f"one of {list(c.allowed)}"))
         if c.pattern and not c.is_list:
             checks.append(pa.Check.str_matches(c.pattern, name=f"matches {c.pattern}"))

@@ -130,7 +130,9 @@ def test_origins_programmes_and_open_projects_without_a_licence(out):
     assert families.loc["flux", "origin"] == "media"
     assert families.loc["llama", "origin"] == "unknown"  # no page classes it
     projects = _table(out, LATEST, "projects").set_index("project_id")
-    assert projects.loc["indiaai-mission", "layer"] == "multiple"
+    mission = projects.loc["indiaai-mission"]
+    assert (mission["layer"], list(mission["other_layers"])) == ("compute", ["data", "models"])
+    assert set(projects["layer"]) == {"compute", "models", "data"}  # DESIGN.md's three values
     parts = set(projects.index[projects["part_of"] == "indiaai-mission"])
     assert parts == {"indiaai-compute-capacity", "aikosha", "indiaai-innovation-centre",
                      "bharatgen"}

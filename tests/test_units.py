@@ -130,3 +130,17 @@ def test_a_table_can_be_split_into_a_folder_of_files(tmp_path):
     (curated / "models" / "bad.yaml").write_text("- {model_id: d\n")
     with pytest.raises(CuratedError, match="curated/models/bad.yaml"):
         load_curated(curated)
+
+
+def test_pandera_checks_every_item_of_a_list_column():
+    from pipeline.validate import check_schema
+
+    projects = load_schemas(REPO / "schemas")["projects"]
+    row = {"project_id": "p", "name": "P", "aliases": [], "layer": "compute",
+           "build_approach": "not_applicable", "base_model_ids": [], "model_ids": [],
+           "organization_ids": [], "release_status": "not_applicable",
+           "other_layers": ["data", "models"]}
+    assert check_schema(projects, frame_from_records(projects, [row])) == []
+    bad = frame_from_records(projects, [{**row, "other_layers": ["data", "space"]}])
+    [message] = check_schema(projects, bad)
+    assert "'p'" in message and "other_layers" in message and "items one of" in message
