@@ -27,7 +27,6 @@ TABLE_ORDER = ["jurisdictions", "regions", "organizations", "model_families", "m
 TITLES = {"model_families": "Model families", "fx_rates": "FX rates"}
 PROVENANCE_TABLES = ("sources", "claims")
 
-# Which table an ID column points into (first match wins; any table's key is the fallback).
 # What an "added" sentence says about a new row, in this order; missing values are skipped.
 DETAILS = {
     "models": ["organization_ids", "jurisdiction_id", "license"],
@@ -49,6 +48,18 @@ MAX_TEXT = 120
 
 
 # --- reading a release folder ----------------------------------------------------------------
+
+
+def _foreign_keys(resources: list[dict]) -> dict[tuple[str, str], list[str]]:
+    """(table, column) -> referenced tables, from Data Package resources (a self-reference
+    names the resource "")."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for resource in resources:
+        table = resource.get("name")
+        for fk in (resource.get("schema") or {}).get("foreignKeys", []):
+            for column in fk["fields"]:
+                out.setdefault((table, column), []).append(fk["reference"]["resource"] or table)
+    return out
 
 
 class _Release:
@@ -118,14 +129,7 @@ class _Release:
         path = self.folder / "datapackage.json" if self.folder is not None else None
         if path is None or not path.is_file():
             return {}
-        out: dict[tuple[str, str], list[str]] = {}
-        for resource in json.loads(path.read_text(encoding="utf-8")).get("resources", []):
-            table = resource.get("name")
-            for fk in (resource.get("schema") or {}).get("foreignKeys", []):
-                target = fk["reference"]["resource"] or table
-                for column in fk["fields"]:
-                    out.setdefault((table, column), []).append(target)
-        return out
+        return _foreign_keys(json.loads(path.read_text(encoding="utf-8")).get("resources", []))
 
     def resolve(self, table: str, column: str, entity_id: str) -> str:
         """An ID in `table`.`column` as a label: the name of the row it points to."""
@@ -526,9 +530,8 @@ def render_changes_md(
     """Release notes for new_dir. old_label None means the first release. old_dir (optional)
     lets removed entities and withdrawn claims be named from the previous release; without it
     they are shown by ID. schemas give new_dir's references when it has no datapackage.json."""
-    new = _Release(Path(new_dir), None if schemas is None else {
-        (name, column.name): list(column.references)
-        for name, schema in schemas.items() for column in schema.columns if column.references})
+    new = _Release(Path(new_dir), None if schemas is None else _foreign_keys(
+        [{"name": name, "schema": schema.frictionless()} for name, schema in schemas.items()]))
     old = _Release(Path(old_dir) if old_dir is not None else None)
     if old_label is None:
         first = _first_release(new, new_label, counts)

@@ -392,6 +392,7 @@ class _ReleaseBuilder:
         self.release_date = release_date
         self.claim_rows: list[dict] = []
         self.conflicts: list[Conflict] = []
+        self.conflict_keys: set[tuple] = set()
         self.dropped: list[str] = []
         self.withheld: list[str] = []
         self.external_values = 0
@@ -428,7 +429,7 @@ class _ReleaseBuilder:
                         f"{{{name}: why}} to the entity", key=draft.entity_id, column=name,
                         value=other)
                 if self.active(claim):
-                    self._record_conflict(draft, name, value, other, claim, resolutions[name])
+                    self._record_conflict(draft, name, value, other, resolutions[name])
             supported_any: list[Any] = []
             for claim in draft.claims:
                 part = _supports(claim, name, value, column.is_list)
@@ -468,21 +469,20 @@ class _ReleaseBuilder:
         return row
 
     def _record_conflict(self, draft: EntityDraft, name: str, value: Any, other: Any,
-                         claim: ClaimDraft, resolution: str) -> None:
+                         resolution: str) -> None:
         supporters = sorted({c.source_id or c.reference or "" for c in draft.claims
                              if self.active(c) and _supports(c, name, value, False) is not None})
         values = [render_value(value), render_value(other)]
-        source = claim.source_id or claim.reference or ""
-        for known in self.conflicts:
-            # Several claims stating the same other value are one disagreement, one row.
-            if (known.table_name, known.entity_id, known.field, known.values) == (
-                    draft.table, draft.entity_id, name, values):
-                opposing = set(known.source_ids[1].split("; ")) | {source}
-                known.source_ids[1] = "; ".join(sorted(opposing))
-                return
+        key = (draft.table, draft.entity_id, name, tuple(values))
+        if key in self.conflict_keys:
+            return  # several claims stating the same other value are one disagreement, one row
+        self.conflict_keys.add(key)
+        opposing = sorted({c.source_id or c.reference or "" for c in draft.claims
+                           if self.active(c)
+                           and _conflicting(c, name, value, isinstance(value, list)) == other})
         self.conflicts.append(Conflict(
             table_name=draft.table, entity_id=draft.entity_id, metric=None, field=name,
-            values=values, source_ids=["; ".join(supporters), source],
+            values=values, source_ids=["; ".join(supporters), "; ".join(opposing)],
             resolution=str(resolution)))
 
     def _add_claims(self, table: str, entity_id: str, name: str, part: Any,

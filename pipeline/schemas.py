@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -246,30 +247,29 @@ def _is_date(series: pd.Series) -> pd.Series:
                                                   and not isinstance(v, dt.datetime)))
 
 
+def _each(test: Callable[[str], bool], name: str) -> pa.Check:
+    """A check of every value, or of every item of a list value; nulls pass (nullability is
+    checked apart)."""
+    return pa.Check(lambda s: s.map(lambda v: is_missing(v) or all(
+        test(x) for x in (v if isinstance(v, list) else [v]))), name=name)
+
+
 def pandera_schema(schema: TableSchema) -> pa.DataFrameSchema:
     columns = {}
     for c in schema.columns:
         checks = []
-        if c.allowed and c.is_list:
-            allowed = frozenset(c.allowed)
-            checks.append(pa.Check(lambda s, a=allowed: s.map(lambda v: set(v) <= a),
-                                   name=f"items one of {list(c.allowed)}"))
-        elif c.allowed:
-            checks.append(pa.Check.isin(list(c.allowed), name=f"one of {list(c.allowed)}"))
-        if c.pattern and not c.is_list:
-            checks.append(pa.Check.str_matches(c.pattern, name=f"matches {c.pattern}"))
+        items = "items " if c.is_list else ""
         if c.is_list:
             checks.append(pa.Check(_list_of_strings, name="list of strings"))
-            if c.pattern:
-                pattern = re.compile(c.pattern)
-                checks.append(pa.Check(
-                    lambda s, p=pattern: s.map(lambda v: all(p.fullmatch(x) for x in v)),
-                    name=f"items match {c.pattern}"))
+        if c.allowed:
+            allowed = frozenset(c.allowed)
+            checks.append(_each(allowed.__contains__, f"{items}one of {list(c.allowed)}"))
+        if c.pattern:
+            verb = "match" if c.is_list else "matches"
+            checks.append(_each(re.compile(c.pattern).fullmatch, f"{items}{verb} {c.pattern}"))
         if c.format:
             test, label = FORMATS[c.format]
-            checks.append(pa.Check(
-                lambda s, t=test: s.map(lambda v: is_missing(v) or all(
-                    t(x) for x in (v if isinstance(v, list) else [v]))), name=label))
+            checks.append(_each(test, label))
         if c.type == "date":
             checks.append(pa.Check(_is_date, name="a date"))
         dtype = TYPES[c.type][1]
