@@ -152,12 +152,12 @@ class _Release:
         title = _escape_link(str(row.get("title") or source_id))
         url = row.get("url")
         if _missing(url) or not url:
-            # A page captured from a file has no URL: link its capture, which the repository
-            # keeps in raw/ two levels above releases/<date>/.
+            # A page captured from a file has no URL: link its capture in releases/captures/
+            # (publish_captures), beside the release folder here and in the built site alike.
             sha256, media_type = row.get("sha256"), row.get("media_type")
             if _missing(sha256) or _missing(media_type):
                 return title
-            url = f"../../raw/{source_id}/{capture_name(str(sha256), str(media_type))}"
+            url = f"../captures/{source_id}/{capture_name(str(sha256), str(media_type))}"
         # Reference-style links keep the notes readable as text; render_changes_md appends
         # the targets at the end.
         self.link_targets[source_id] = str(url)

@@ -34,7 +34,7 @@ def run_build(paths: ProjectPaths, release_key: str | None = None, *, echo=click
     import dagster as dg
 
     from pipeline.definitions import BUILD_JOB, build_definitions
-    from pipeline.publish import check_sealed, write_index
+    from pipeline.publish import check_sealed, refresh_release_index
     from pipeline.stages import load_project
 
     curated, _, releases = load_project(paths)
@@ -60,7 +60,7 @@ def run_build(paths: ProjectPaths, release_key: str | None = None, *, echo=click
     for release in selected:
         if release.sealed:
             check_sealed(release, paths.releases)
-            write_index(paths.releases, statuses)
+            refresh_release_index(paths.releases, paths.raw, statuses)
             echo(f"{release.key} {release.title}: published (sealed); checksums verified, "
                  f"not rebuilt")
             results.append({"release": release.key, "sealed": True})
@@ -154,6 +154,26 @@ def dictionary() -> None:
 
     paths = project_paths()
     click.echo(write_dictionary(paths.schemas, paths.root / "docs" / "DATA_DICTIONARY.md"))
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the site here (default: site/ in the project root).")
+def site(out: Path | None) -> None:
+    """Build the static site from releases/: every release with its downloads, metadata and
+    pages, servable by any static host."""
+    from pipeline.curated import CuratedError
+    from pipeline.releases import SealedReleaseError
+    from pipeline.site.build import SiteError, build_site
+    from pipeline.site.config import load_publication
+
+    paths = project_paths()
+    try:
+        target = build_site(paths.releases, out or paths.root / "site",
+                            load_publication(paths.curated))
+    except (CuratedError, SiteError, SealedReleaseError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"site written to {target}")
 
 
 def _register_commands() -> None:

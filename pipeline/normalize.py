@@ -82,6 +82,7 @@ def read_sources(curated: Curated, captures: dict[str, Capture]) -> dict[str, So
             if record.get(column) in (None, ""):
                 raise record.error("missing required column", key=source_id, column=column)
         published_on = parse_date(record, "published_on", key=source_id)
+        _check_citation_note(record, source_id)
         if record["date_precision"] not in DATE_PRECISIONS:
             raise record.error(f"must be one of {list(DATE_PRECISIONS)}", key=source_id,
                                column="date_precision", value=record["date_precision"])
@@ -94,6 +95,16 @@ def read_sources(curated: Curated, captures: dict[str, Capture]) -> dict[str, So
                                value=record["date_evidence"])
         sources[source_id] = info
     return sources
+
+
+def _check_citation_note(record: Record, source_id: str) -> None:
+    """A citation needs a publisher and a URL; where the page shows neither, the curator says
+    why, so a reader knows the null is deliberate."""
+    missing = [c for c in ("publisher", "url") if record.get(c) in (None, "")]
+    if missing and not str(record.get("citation_note") or "").strip():
+        raise record.error(f"{' and '.join(missing)} null: give the value the page shows, or "
+                           f"say why it cannot be given in citation_note", key=source_id,
+                           column="citation_note")
 
 
 def sources_frame(schema: TableSchema, sources: list[SourceInfo]) -> pd.DataFrame:
@@ -109,6 +120,7 @@ def sources_frame(schema: TableSchema, sources: list[SourceInfo]) -> pd.DataFram
             "title_from_page": bool(record.get("title_from_page", True)),
             "publisher": record.get("publisher"),
             "url": record.get("url"),
+            "citation_note": record.get("citation_note"),
             "published_on": info.published_on,
             "date_precision": record["date_precision"],
             "date_evidence": record["date_evidence"],
@@ -574,6 +586,8 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
         builder.published_ids[table] = {r[schema.primary_key] for r in rows}
         if table == "investments":
             _add_usd(rows, builder, tables.get("fx_rates"))
+        if table == "assessments":
+            _add_subject_types(rows, builder.published_ids)
         tables[table] = frame_from_records(schema, rows)
 
     _figure_conflicts(builder, curated, tables["figures"])
@@ -593,6 +607,17 @@ def _dedupe(rows: list[dict]) -> list[dict]:
     for row in rows:
         unique.setdefault(row["claim_id"], row)
     return list(unique.values())
+
+
+def _add_subject_types(rows: list[dict], published_ids: dict[str, set[str]]) -> None:
+    """An assessment's subject is a jurisdiction or a region: say which, and give it in the
+    column of its table, so each reference column points at exactly one table."""
+    for row in rows:
+        subject = row["subject_id"]
+        is_jurisdiction = subject in published_ids.get("jurisdictions", set())
+        row["subject_type"] = "jurisdiction" if is_jurisdiction else "region"
+        row["jurisdiction_id"] = subject if is_jurisdiction else None
+        row["region_id"] = None if is_jurisdiction else subject
 
 
 def _add_usd(rows: list[dict], builder: _ReleaseBuilder, fx: pd.DataFrame | None) -> None:

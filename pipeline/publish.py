@@ -14,15 +14,13 @@ import pandas as pd
 import pyarrow
 import pyarrow.parquet as pq
 
+from pipeline.capture import capture_name
 from pipeline.releases import Release, SealedReleaseError, sha256_file, verify_release_folder
 from pipeline.schemas import TableSchema, to_arrow
+from pipeline.site.config import Publication
 
-LICENSE = {
-    "name": "CC-BY-4.0",
-    "path": "https://creativecommons.org/licenses/by/4.0/",
-    "title": "Creative Commons Attribution 4.0",
-}
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
+CAPTURES = "captures"  # releases/captures/: the captures releases cite, content-addressed
 
 
 def write_parquet(table: pyarrow.Table, path: Path) -> None:
@@ -35,14 +33,25 @@ def _write_text(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8", newline="\n")
 
 
-def _citation(release: Release) -> str:
+def _citation(release: Release, publication: Publication) -> str:
+    licence = publication.data_license.replace("CC-BY-", "CC BY ")
     return (f"Sovereign AI Atlas, release {release.key} (\"{release.title}\"). "
-            f"Dataset, CC BY 4.0.")
+            f"Dataset, {licence}.")
+
+
+def _source_descriptor(row: Any, release: Release, publication: Publication) -> dict:
+    """A source as the package lists it: its own URL, else its capture in the site (absolute
+    under the base URL when one is set, else relative to the release folder)."""
+    capture = f"{CAPTURES}/{row.source_id}/{capture_name(row.sha256, row.media_type)}"
+    path = (row.url if isinstance(row.url, str) and row.url
+            else publication.url(capture) or f"../{capture}")
+    return {"title": row.title, "path": path, "source_id": row.source_id,
+            "published_on": row.published_on.isoformat(), "sha256": row.sha256}
 
 
 def build_datapackage(folder: Path, release: Release, schemas: dict[str, TableSchema],
                       tables: dict[str, pd.DataFrame], changes_rows: int,
-                      stats: dict[str, Any]) -> dict:
+                      stats: dict[str, Any], publication: Publication) -> dict:
     resources = []
     for name, frame in tables.items():
         path = folder / f"{name}.parquet"
@@ -74,8 +83,14 @@ def build_datapackage(folder: Path, release: Release, schemas: dict[str, TableSc
             "bytes": path.stat().st_size, "hash": f"sha256:{sha256_file(path)}",
         })
     sources = tables["sources"]
+    # With a base URL the package names where it lives; its resource paths stay relative, so
+    # a downloaded copy validates and loads offline.
+    homepage = publication.url(f"{release.key}/index.html")
+    located = ({"id": publication.url(f"{release.key}/datapackage.json"), "homepage": homepage}
+               if homepage else {})
     return {
         "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
+        **located,
         "name": "sovereign-ai-atlas",
         "title": f"Sovereign AI Atlas — {release.title}",
         "description": "Who controls which layer of AI, country by country: models and labs, "
@@ -85,14 +100,10 @@ def build_datapackage(folder: Path, release: Release, schemas: dict[str, TableSc
         "version": release.key,
         "created": f"{release.key}T00:00:00Z",
         "previous": release.previous.isoformat() if release.previous else None,
-        "licenses": [LICENSE],
-        "citation": _citation(release),
-        "sources": [
-            {"title": row.title, **({"path": row.url} if isinstance(row.url, str) else {}),
-             "source_id": row.source_id, "published_on": row.published_on.isoformat(),
-             "sha256": row.sha256}
-            for row in sources.itertuples(index=False)
-        ],
+        "licenses": [publication.data_license_descriptor()],
+        "citation": _citation(release, publication),
+        "sources": [_source_descriptor(row, release, publication)
+                    for row in sources.itertuples(index=False)],
         "stats": stats,
         "resources": resources,
     }
@@ -104,6 +115,7 @@ def publish_release(
     schemas: dict[str, TableSchema],
     releases_dir: Path,
     *,
+    publication: Publication,
     redirects: list[dict] | None = None,
     stats: dict[str, Any] | None = None,
 ) -> Path:
@@ -133,18 +145,19 @@ def publish_release(
                                   else None, new_label=release.key, counts=counts,
                                   old_dir=previous_dir, stats=stats, schemas=schemas)
         _write_text(tmp / "CHANGES.md", notes)
-        package = build_datapackage(tmp, release, schemas, tables, len(changes), stats or {})
+        package = build_datapackage(tmp, release, schemas, tables, len(changes), stats or {},
+                                    publication)
         _write_text(tmp / "datapackage.json", json.dumps(package, indent=2, ensure_ascii=False)
                     + "\n")
         os.chmod(tmp, 0o755)
-        _swap_into_place(tmp, target)
+        swap_into_place(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
 
 
-def _swap_into_place(tmp: Path, target: Path) -> None:
+def swap_into_place(tmp: Path, target: Path) -> None:
     """Rename the finished folder into place; an old draft is moved aside first, then removed."""
     if target.exists():
         aside = target.with_name(f".old-{target.name}-{os.getpid()}")
@@ -169,27 +182,90 @@ def check_sealed(release: Release, releases_dir: Path) -> None:
 
 def write_index(releases_dir: Path, statuses: dict[str, str]) -> Path:
     """releases/index.json from the release folders present, oldest first. Status comes from
-    curated/releases.yaml, not from the folder, so sealing a release changes none of its files."""
+    curated/releases.yaml, not from the folder, so sealing a release changes none of its files.
+    Paths are relative to index.json, so a served copy of releases/ and a built site read the
+    same; each release names the sha256 of its datapackage.json (what a citation gives)."""
     entries = []
     for folder in sorted(p for p in releases_dir.iterdir()
                          if p.is_dir() and not p.name.startswith(".")):
         package_path = folder / "datapackage.json"
         if not package_path.is_file():
             continue
-        package = json.loads(package_path.read_text(encoding="utf-8"))
-        status = statuses.get(folder.name, "undeclared")
-        entries.append({
-            "date": package["version"],
-            "title": package["title"].split(" — ", 1)[-1],
-            "status": status,
-            "previous": package.get("previous"),
-            "tables": {r["name"]: {"rows": r["rows"], "sha256": r["hash"].removeprefix("sha256:")}
-                       for r in package["resources"] if r.get("type") == "table"},
-            "sources": [s["source_id"] for s in package.get("sources", [])],
-        })
+        entries.append(_index_entry(folder, statuses.get(folder.name, "undeclared")))
+    index = {"releases": entries, "captures": _capture_entries(releases_dir)}
     index_path = releases_dir / "index.json"
     fd, tmp = tempfile.mkstemp(dir=releases_dir, prefix=".tmp-index-")
     with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(json.dumps({"releases": entries}, indent=2, ensure_ascii=False) + "\n")
+        handle.write(json.dumps(index, indent=2, ensure_ascii=False) + "\n")
     os.replace(tmp, index_path)
     return index_path
+
+
+def _index_entry(folder: Path, status: str) -> dict:
+    package_path = folder / "datapackage.json"
+    package = json.loads(package_path.read_text(encoding="utf-8"))
+    prefix = f"{folder.name}/"
+    files = [{"path": prefix + "datapackage.json", "bytes": package_path.stat().st_size,
+              "sha256": sha256_file(package_path)}]
+    files += [{"path": prefix + r["path"], "bytes": r["bytes"],
+               "sha256": r["hash"].removeprefix("sha256:")} for r in package["resources"]]
+    return {
+        "date": package["version"],
+        "title": package["title"].split(" — ", 1)[-1],
+        "status": status,
+        "previous": package.get("previous"),
+        "path": prefix,
+        "datapackage_sha256": files[0]["sha256"],
+        "tables": {r["name"]: {"rows": r["rows"], "sha256": r["hash"].removeprefix("sha256:"),
+                               "path": prefix + r["path"]}
+                   for r in package["resources"] if r.get("type") == "table"},
+        "files": sorted(files, key=lambda f: f["path"]),
+        "sources": [s["source_id"] for s in package.get("sources", [])],
+    }
+
+
+def _capture_entries(releases_dir: Path) -> list[dict]:
+    folder = releases_dir / CAPTURES
+    if not folder.is_dir():
+        return []
+    return [{"path": path.relative_to(releases_dir).as_posix(), "source_id": path.parent.name,
+             "bytes": path.stat().st_size, "sha256": path.name.split(".")[0]}
+            for path in sorted(folder.glob("*/*")) if path.is_file()]
+
+
+def publish_captures(releases_dir: Path, raw_dir: Path) -> list[Path]:
+    """releases/captures/<source>/<sha256>.<ext>: every capture a release in releases_dir was
+    built from (its sources table), copied from raw/, so a release's quotes can be checked
+    without this repository and CHANGES.md can link them. Content-addressed and append-only:
+    an existing file is never rewritten. Returns the files added."""
+    added = []
+    for folder in sorted(p for p in releases_dir.iterdir()
+                         if p.is_dir() and (p / "sources.parquet").is_file()
+                         and not p.name.startswith(".")):
+        sources = pq.read_table(folder / "sources.parquet",
+                                columns=["source_id", "sha256", "media_type"]).to_pylist()
+        for row in sources:
+            name = capture_name(row["sha256"], row["media_type"])
+            target = releases_dir / CAPTURES / row["source_id"] / name
+            if target.is_file():
+                continue
+            origin = raw_dir / row["source_id"] / name
+            if not origin.is_file() or sha256_file(origin) != row["sha256"]:
+                raise FileNotFoundError(f"{folder.name}/sources.parquet: source "
+                                        f"{row['source_id']!r} was built from capture "
+                                        f"{row['sha256']}, which raw/ no longer holds at "
+                                        f"{origin}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(origin.read_bytes())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+            added.append(target)
+    return added
+
+
+def refresh_release_index(releases_dir: Path, raw_dir: Path, statuses: dict[str, str]) -> Path:
+    """After any build: the captures the releases cite, then index.json listing them."""
+    publish_captures(releases_dir, raw_dir)
+    return write_index(releases_dir, statuses)

@@ -112,37 +112,43 @@ class TableSchema:
 
     def frictionless(self) -> dict:
         """The Table Schema descriptor for datapackage.json."""
-        fields = []
-        for c in self.columns:
-            descriptor: dict[str, Any] = {
-                "name": c.name,
-                "type": TYPES[c.type][2],
-                "description": c.description,
-            }
-            constraints: dict[str, Any] = {}
-            if not c.nullable:
-                constraints["required"] = True
-            if c.allowed:
-                constraints["enum"] = list(c.allowed)
-            if c.pattern and not c.is_list:
-                constraints["pattern"] = c.pattern
-            if constraints:
-                descriptor["constraints"] = constraints
-            if c.is_list:
-                descriptor["arrayItem"] = {"type": "string"}
-            fields.append(descriptor)
-        descriptor = {"fields": fields, "primaryKey": [self.primary_key]}
-        # A self-reference (part_of) names the resource "", as the Table Schema spec says.
+        descriptor: dict[str, Any] = {"fields": [_frictionless_field(c) for c in self.columns],
+                                      "primaryKey": [self.primary_key]}
+        # A foreign key is declared only where the Table Schema can state it: a scalar column
+        # pointing at one table (a self-reference, part_of, names the resource ""). A column
+        # that may point at two tables (assessments.subject_id) or a list column is checked
+        # by our own validator, and its description names its targets.
         foreign_keys = [
             {"fields": [c.name], "reference": {
                 "resource": "" if ref == self.name else ref,
                 "fields": [self.primary_key if ref == self.name else _pk_of(ref)]}}
-            for c in self.columns for ref in c.references
-            if ref == self.name or ref in _PRIMARY_KEYS
+            for c in self.columns if len(c.references) == 1 and not c.is_list
+            for ref in c.references if ref == self.name or ref in _PRIMARY_KEYS
         ]
         if foreign_keys:
             descriptor["foreignKeys"] = foreign_keys
         return descriptor
+
+
+def _frictionless_field(c: ColumnSpec) -> dict:
+    """A Table Schema field. A list column's allowed values and pattern constrain its items
+    (arrayItem), not the list itself."""
+    descriptor: dict[str, Any] = {"name": c.name, "type": TYPES[c.type][2],
+                                  "description": c.description}
+    constraints: dict[str, Any] = {"required": True} if not c.nullable else {}
+    values: dict[str, Any] = {}
+    if c.allowed:
+        values["enum"] = list(c.allowed)
+    if c.pattern:
+        values["pattern"] = c.pattern
+    if c.is_list:
+        descriptor["arrayItem"] = {"type": "string", **({"constraints": values} if values
+                                                         else {})}
+    else:
+        constraints.update(values)
+    if constraints:
+        descriptor["constraints"] = constraints
+    return descriptor
 
 
 _PRIMARY_KEYS: dict[str, str] = {}

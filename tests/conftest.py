@@ -43,6 +43,7 @@ FILES = {
           title_from_page: true
           publisher: null
           url: null
+          citation_note: The mini page is a file written by the tests; it has no address.
           capture_file: pages/mini.txt
           published_on: 2026-04-20
           date_precision: day
@@ -52,6 +53,7 @@ FILES = {
           title_from_page: true
           publisher: null
           url: null
+          citation_note: The later page is a file written by the tests; it has no address.
           capture_file: pages/later.txt
           published_on: 2026-05-01
           date_precision: month
@@ -267,6 +269,7 @@ def write_project(root: Path, files: dict[str, str] | None = None) -> Path:
     (root / "pages" / "mini.txt").write_text(PAGE, encoding="utf-8")
     (root / "pages" / "later.txt").write_text(LATER_PAGE, encoding="utf-8")
     (root / "curated").mkdir()
+    shutil.copyfile(REPO / "curated" / "publication.yaml", root / "curated" / "publication.yaml")
     for name, text in {**FILES, **(files or {})}.items():
         (root / "curated" / name).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
     return root

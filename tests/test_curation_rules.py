@@ -37,6 +37,7 @@ def _with_pages(**pages: str) -> str:
           title_from_page: false
           publisher: null
           url: null
+          citation_note: A file the tests write; it has no address and no publisher.
           capture_file: pages/{name}.txt
           published_on: 2026-05-02
           date_precision: month

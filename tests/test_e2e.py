@@ -21,6 +21,7 @@ import pytest
 from pipeline.cli import run_build
 from pipeline.paths import project_paths
 from pipeline.schemas import load_schemas
+from pipeline.site.config import load_publication
 
 from .conftest import REPO, write_project
 
@@ -48,7 +49,13 @@ def _files(folder: Path) -> dict[str, str]:
 
 def test_every_declared_release_is_built_with_every_table(built):
     _, out = built
-    assert sorted(p.name for p in out.iterdir()) == ["2026-04-25", "2026-05-31", "index.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["2026-04-25", "2026-05-31", "captures",
+                                                     "index.json"]
+    # The captures the releases quote, content-addressed, beside them.
+    captures = sorted(p.relative_to(out).as_posix() for p in (out / "captures").glob("*/*"))
+    assert [c.split("/")[1] for c in captures] == ["later-page", "mini-page"]
+    for path in (out / "captures").glob("*/*"):
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name.split(".")[0]
     for release in ("2026-04-25", "2026-05-31"):
         names = {p.name for p in (out / release).iterdir()}
         assert {f"{t}.parquet" for t in TABLES} | {"changes.parquet", "CHANGES.md",
@@ -196,7 +203,8 @@ def test_sealed_release_cannot_be_overwritten(tmp_path):
     _build(root, out, "2026-04-25")
     sealed = Release(dt.date(2026, 4, 25), "April 2026", "published", None)
     with pytest.raises(SealedReleaseError, match="refusing to overwrite"):
-        publish_release(sealed, {}, SCHEMAS, out)
+        publish_release(sealed, {}, SCHEMAS, out,
+                        publication=load_publication(REPO / "curated"))
 
 
 def test_unknown_release_is_a_clear_error(tmp_path):

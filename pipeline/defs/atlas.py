@@ -14,9 +14,10 @@ from pipeline import stages, validate
 from pipeline.curated import Curated, load_curated
 from pipeline.normalize import ReleaseTables
 from pipeline.paths import ProjectPaths, default_root, project_paths
-from pipeline.publish import check_sealed, publish_release, write_index
+from pipeline.publish import check_sealed, publish_release, refresh_release_index
 from pipeline.releases import declared_releases
 from pipeline.schemas import load_schemas
+from pipeline.site.config import load_publication
 
 
 class AtlasSettings(dg.ConfigurableResource):
@@ -145,7 +146,7 @@ def build_atlas_definitions(root: Path) -> dict:
         statuses = {r.key: r.status for r in releases}
         if release.sealed:
             check_sealed(release, paths.releases)
-            write_index(paths.releases, statuses)
+            refresh_release_index(paths.releases, paths.raw, statuses)
             return dg.MaterializeResult(metadata={"sealed": True, "verified": True})
         texts = stages.source_texts(release_tables, source_captures)
         # Defence in depth: the blocking checks ran already; publish re-checks cheaply so that
@@ -155,9 +156,10 @@ def build_atlas_definitions(root: Path) -> dict:
             raise validate.ValidationError("\n".join(problems))
         stats = stages.release_stats(release_tables, unresolved_mentions, texts)
         target = publish_release(release, release_tables.tables, schemas, paths.releases,
+                                 publication=load_publication(paths.curated),
                                  redirects=[dict(r) for r in curated_records.redirects],
                                  stats=stats)
-        write_index(paths.releases, statuses)
+        refresh_release_index(paths.releases, paths.raw, statuses)
         return dg.MaterializeResult(metadata={
             "path": str(target),
             **{f"rows_{k}": v for k, v in stats["rows"].items()},
