@@ -74,12 +74,16 @@ def load(table: str, release: str | None = None, base: str | os.PathLike | None 
     entry, package = store.release(release)
     resource = _resource(package, table, entry["date"])
     path = store.file(entry, resource["path"], resource["hash"].removeprefix("sha256:"))
-    frame = _typed_frame(pq.read_table(path), resource["schema"]["fields"])
+    arrow = pq.read_table(path)
+    # changes.parquet had no schema before 2026-07-31: all its columns are strings.
+    schema = resource.get("schema") or {"fields": [{"name": n, "type": "string"}
+                                                   for n in arrow.column_names]}
+    frame = _typed_frame(arrow, schema["fields"])
     frame.attrs = {
         "table": table, "release": entry["date"], "title": resource.get("title", table),
         "description": resource.get("description", ""),
-        "primary_key": resource["schema"].get("primaryKey", []),
-        "columns": {f["name"]: f.get("description", "") for f in resource["schema"]["fields"]},
+        "primary_key": schema.get("primaryKey", []),
+        "columns": {f["name"]: f.get("description", "") for f in schema["fields"]},
         "sha256": resource["hash"].removeprefix("sha256:"),
         "citation": _citation_text(entry, package),
         "source": store.location(entry, resource["path"]),
@@ -238,7 +242,7 @@ def _fetch_verified(url: str, target: Path, sha256: str) -> Path:
 
 
 def _resource(package: dict, table: str, date: str) -> dict:
-    tables = [r for r in package["resources"] if r.get("type") == "table"]
+    tables = [r for r in package["resources"] if r["path"].endswith(".parquet")]
     for resource in tables:
         if resource["name"] == table:
             return resource

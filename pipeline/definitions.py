@@ -9,6 +9,7 @@ import dagster as dg
 from pipeline.defs.atlas import AtlasSettings, build_atlas_definitions
 from pipeline.defs.automation import build_automation
 from pipeline.defs.fetching import build_fetch_assets
+from pipeline.defs.site import build_site_assets
 from pipeline.paths import default_root
 
 BUILD_JOB = "build_release"
@@ -24,7 +25,7 @@ def build_definitions(root: Path | None = None) -> dg.Definitions:
         description="Capture, extract, normalize, validate and publish one release.",
     )
     automation = build_automation(root, job)
-    assets = [*atlas["assets"], *build_fetch_assets(root)]
+    assets = [*atlas["assets"], *build_fetch_assets(root), *build_site_assets()]
     return dg.Definitions(
         assets=assets,
         asset_checks=atlas["asset_checks"],

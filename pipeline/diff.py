@@ -36,6 +36,21 @@ import pyarrow.parquet as pq
 
 CHANGES_COLUMNS = ["table_name", "entity_id", "change", "field", "old_value", "new_value", "kind"]
 CHANGES_SCHEMA = pa.schema([(name, pa.string()) for name in CHANGES_COLUMNS])
+# changes.parquet's columns as datapackage.json describes them (all strings).
+CHANGES_DESCRIPTIONS = {
+    "table_name": "The table.",
+    "entity_id": "The primary key of the row (the new ID for a rename); null for a schema "
+                 "change.",
+    "change": "added, removed, renamed, changed (one row per changed field), or column_added, "
+              "column_removed, column_retyped.",
+    "field": "The changed column; null for whole-row changes.",
+    "old_value": "The value before, as text (lists as JSON); for a rename, the old ID.",
+    "new_value": "The value after, as text (lists as JSON); for a rename, the new ID.",
+    "kind": "value for data, provenance for claims and sources, schema for schema changes.",
+}
+CHANGE_VALUES = {"change": ["added", "removed", "renamed", "changed", "column_added",
+                            "column_removed", "column_retyped"],
+                 "kind": ["value", "provenance", "schema"]}
 PROVENANCE_TABLES = frozenset({"claims", "sources"})
 NOT_TABLES = frozenset({"changes"})
 ROW_NUMBER = "file_row_number"  # DuckDB's virtual column: the row's position in its file

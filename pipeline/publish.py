@@ -49,6 +49,25 @@ def _source_descriptor(row: Any, release: Release, publication: Publication) -> 
             "published_on": row.published_on.isoformat(), "sha256": row.sha256}
 
 
+def _changes_schema() -> dict:
+    """changes.parquet's Table Schema: without one, a validator guesses types from the first
+    rows (and took `field` for a year-month in 2026-05-31)."""
+    from pipeline.diff import CHANGE_VALUES, CHANGES_COLUMNS, CHANGES_DESCRIPTIONS
+
+    fields = []
+    for name in CHANGES_COLUMNS:
+        field: dict[str, Any] = {"name": name, "type": "string",
+                                 "description": CHANGES_DESCRIPTIONS[name]}
+        constraints: dict[str, Any] = {"required": True} if name in (
+            "table_name", "change", "kind") else {}
+        if name in CHANGE_VALUES:
+            constraints["enum"] = CHANGE_VALUES[name]
+        if constraints:
+            field["constraints"] = constraints
+        fields.append(field)
+    return {"fields": fields}
+
+
 def build_datapackage(folder: Path, release: Release, schemas: dict[str, TableSchema],
                       tables: dict[str, pd.DataFrame], changes_rows: int,
                       stats: dict[str, Any], publication: Publication) -> dict:
@@ -71,7 +90,8 @@ def build_datapackage(folder: Path, release: Release, schemas: dict[str, TableSc
     for file_name, description, extra in (
         ("changes.parquet", "The diff against the previous release: one row per added, removed "
          "or renamed entity and per changed field.", {"rows": changes_rows, "format": "parquet",
-                                                       "mediatype": PARQUET_MEDIA_TYPE}),
+                                                       "mediatype": PARQUET_MEDIA_TYPE,
+                                                       "schema": _changes_schema()}),
         ("CHANGES.md", "The same diff, for people.", {"format": "md",
                                                        "mediatype": "text/markdown"}),
     ):

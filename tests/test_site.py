@@ -320,3 +320,40 @@ def test_a_researcher_with_only_the_loaders_dependencies(site, served, tmp_path)
             "/datapackage.json")])
     assert first["datapackage_sha256"] in report["citation"]
     assert report["citation"].startswith(f"Sovereign AI Atlas, release {FIRST}")
+
+
+def test_release_site_is_an_asset_of_the_publish_group(tmp_path):
+    """A real Dagster run of the asset over a project built from scratch by the current code,
+    whose release notes link only inside the site."""
+    import dagster as dg
+
+    from pipeline.cli import run_build
+    from pipeline.defs.atlas import AtlasSettings
+    from pipeline.defs.site import build_site_assets
+    from pipeline.definitions import build_definitions
+    from pipeline.paths import project_paths
+
+    from .conftest import write_project
+
+    root = write_project(tmp_path / "project")
+    releases = tmp_path / "releases"
+    instance = dg.DagsterInstance.ephemeral()
+    run_build(project_paths(root, releases), echo=lambda _: None, instance=instance)
+    graph = build_definitions(root).resolve_asset_graph()
+    key = dg.AssetKey("release_site")
+    assert graph.get(key).group_name == "publish"
+    assert dg.AssetKey("release_folder") in graph.get(key).parent_keys
+    (asset,) = build_site_assets()
+    settings = AtlasSettings(root=str(root), releases_dir=str(releases),
+                             site_dir=str(tmp_path / "site"))
+    result = dg.materialize([asset], resources={"settings": settings}, instance=instance)
+    assert result.success
+    metadata = result.asset_materializations_for_node("release_site")[0].metadata
+    assert metadata["releases"].value == 2 and metadata["published"].value == 0
+    site = tmp_path / "site"
+    for date in ("2026-04-25", "2026-05-31"):
+        targets = _markdown_targets(site / date / "CHANGES.md")
+        assert targets, date  # each release adds a source, linked to its capture
+        for target in targets:
+            resolved = (site / date / target).resolve()
+            assert resolved.is_file() and resolved.is_relative_to(site), target

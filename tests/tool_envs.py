@@ -37,7 +37,8 @@ def tool_env(name: str) -> Path:
         uv = [sys.executable, "-m", "uv"]
         subprocess.run([*uv, "venv", "--quiet", "--python", sys.executable, str(env)],
                        check=True, timeout=300)
-        subprocess.run([*uv, "pip", "install", "--quiet", "--require-hashes", "--python",
+        subprocess.run([*uv, "pip", "install", "--quiet", "--require-hashes", "--compile-bytecode",
+                        "--python",
                         str(env / "bin" / "python"), "-r", str(requirements)],
                        check=True, timeout=900)
         stamp.write_text(digest + "\n", encoding="utf-8")

@@ -25,6 +25,7 @@ class AtlasSettings(dg.ConfigurableResource):
 
     root: str = str(default_root())
     releases_dir: str = ""
+    site_dir: str = ""  # where the release_site asset writes (default: site/ in the root)
 
     def paths(self) -> ProjectPaths:
         return project_paths(self.root, self.releases_dir or None)
