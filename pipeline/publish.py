@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +31,28 @@ def write_parquet(table: pyarrow.Table, path: Path) -> None:
                    write_statistics=True, store_schema=False)
 
 
-def _write_text(path: Path, text: str) -> None:
+def write_text(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8", newline="\n")
+
+
+def write_json(path: Path, data: Any) -> None:
+    """JSON as every published file has it: indented, UTF-8, one final newline."""
+    write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def atomic_folder(target: Path) -> Iterator[Path]:
+    """A temporary folder beside `target` that replaces it in one rename when the block
+    succeeds, and is removed when it fails: nothing half-written is ever at `target`."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)
+        swap_into_place(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _citation(release: Release, publication: Publication) -> str:
@@ -151,9 +173,7 @@ def publish_release(
     if previous_dir is not None and not (previous_dir / "datapackage.json").is_file():
         raise FileNotFoundError(f"release {release.key} needs the previous release "
                                 f"{release.previous} at {previous_dir}; build it first")
-    releases_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{release.key}-", dir=releases_dir))
-    try:
+    with atomic_folder(target) as tmp:
         for name, frame in tables.items():
             write_parquet(to_arrow(schemas[name], frame), tmp / f"{name}.parquet")
         primary_keys = {name: schemas[name].primary_key for name in tables}
@@ -164,16 +184,10 @@ def publish_release(
         notes = render_changes_md(changes, tmp, old_label=previous_dir.name if previous_dir
                                   else None, new_label=release.key, counts=counts,
                                   old_dir=previous_dir, stats=stats, schemas=schemas)
-        _write_text(tmp / "CHANGES.md", notes)
+        write_text(tmp / "CHANGES.md", notes)
         package = build_datapackage(tmp, release, schemas, tables, len(changes), stats or {},
                                     publication)
-        _write_text(tmp / "datapackage.json", json.dumps(package, indent=2, ensure_ascii=False)
-                    + "\n")
-        os.chmod(tmp, 0o755)
-        swap_into_place(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_json(tmp / "datapackage.json", package)
     return target
 
 

@@ -328,9 +328,9 @@ def test_release_site_is_an_asset_of_the_publish_group(tmp_path):
     import dagster as dg
 
     from pipeline.cli import run_build
+    from pipeline.definitions import build_definitions
     from pipeline.defs.atlas import AtlasSettings
     from pipeline.defs.site import build_site_assets
-    from pipeline.definitions import build_definitions
     from pipeline.paths import project_paths
 
     from .conftest import write_project

@@ -14,14 +14,12 @@ Every link is relative; nothing is fetched at view time. The same releases give 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.publish import CAPTURES, swap_into_place
+from pipeline.publish import CAPTURES, atomic_folder, write_json, write_text
 from pipeline.releases import SealedReleaseError, sha256_file, verify_release_folder
 from pipeline.site.config import Publication
 
@@ -49,22 +47,14 @@ def build_site(releases_dir: Path, out: Path, publication: Publication) -> Path:
     """Write the site to `out` atomically (a temporary folder, then a rename)."""
     index = _read_index(releases_dir)
     out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         _copy_data(releases_dir, tmp, index)
         downloads = [_release_extras(tmp / r["date"], r, publication)
                      for r in index["releases"]]
         _write_loader(tmp / LOADER_NAME, publication)
         site_index = _site_index(tmp, index, downloads)
-        _write_text(tmp / "index.json", json.dumps(site_index, indent=2, ensure_ascii=False)
-                    + "\n")
+        write_json(tmp / "index.json", site_index)
         _write_root_pages(tmp, site_index, publication)
-        os.chmod(tmp, 0o755)
-        swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -116,17 +106,17 @@ def _release_extras(folder: Path, entry: dict, publication: Publication) -> Rele
         "dictionary": folder / "DATA_DICTIONARY.md",
         "dictionary_html": folder / "dictionary.html",
     }
-    _write_text(files["citation"], citation_cff(publication, {
+    write_text(files["citation"], citation_cff(publication, {
         "date": date, "title": entry["title"],
         "datapackage_sha256": entry["datapackage_sha256"]}))
-    _write_text(files["dictionary"], render_dictionary(
+    write_text(files["dictionary"], render_dictionary(
         docs, intro=f"The tables of release {date}, from its datapackage.json."))
-    _write_text(files["dictionary_html"], render_page(
+    write_text(files["dictionary_html"], render_page(
         "dictionary.html.j2", depth=1, title=f"Data dictionary, release {date}",
         release=entry, tables=docs, publication=publication))
     files["archive"] = _write_archive(folder, entry)
     checksum = folder / f"{archive_name(date)}.sha256"
-    _write_text(checksum, f"{sha256_file(files['archive'])}  {archive_name(date)}\n")
+    write_text(checksum, f"{sha256_file(files['archive'])}  {archive_name(date)}\n")
     files["archive_sha256"] = checksum
     return ReleaseDownloads(date, files)
 
@@ -183,7 +173,7 @@ def _write_loader(target: Path, publication: Publication) -> None:
     if publication.base_url:
         source = source.replace("DEFAULT_BASE: str | None = None",
                                 f"DEFAULT_BASE: str | None = {publication.base_url!r}", 1)
-    _write_text(target, source)
+    write_text(target, source)
 
 
 def _write_root_pages(site: Path, site_index: dict, publication: Publication) -> None:
@@ -192,17 +182,15 @@ def _write_root_pages(site: Path, site_index: dict, publication: Publication) ->
 
     published = [r for r in site_index["releases"] if r["status"] == "published"]
     latest = published[-1] if published else None
-    _write_text(site / "CITATION.cff", citation_cff(publication, latest and {
+    write_text(site / "CITATION.cff", citation_cff(publication, latest and {
         "date": latest["date"], "title": latest["title"],
         "datapackage_sha256": latest["datapackage_sha256"]}))
-    _write_text(site / "index.html", render_page(
+    write_text(site / "index.html", render_page(
         "index.html.j2", depth=0, title="Sovereign AI Atlas", releases=site_index["releases"],
         latest=latest, loader=site_index["loader"], publication=publication))
     for entry in site_index["releases"]:
-        _write_text(site / entry["date"] / "index.html", render_page(
+        write_text(site / entry["date"] / "index.html", render_page(
             "release.html.j2", depth=1, title=f"Sovereign AI Atlas, release {entry['date']}",
             release=entry, loader=site_index["loader"], publication=publication))
 
 
-def _write_text(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8", newline="\n")
