@@ -35,6 +35,14 @@ def resolve_release(ref: str, releases_dir: Path) -> Path:
     return path
 
 
+def shown(path: Path) -> str:
+    """A folder as a person reads it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def load_redirects(root: Path) -> list[dict]:
     """curated/redirects.yaml, read as the build reads it."""
     try:
@@ -96,9 +104,9 @@ def diff_command(old: str, new: str, output: Path | None, releases_dir: Path | N
     except (DiffError, OSError) as err:
         _fail(str(err))
     if changes.empty:
-        click.echo(f"{old_dir} and {new_dir} are identical")
+        click.echo(f"{shown(old_dir)} and {shown(new_dir)} are identical")
         sys.exit(0)
-    click.echo(f"{old_dir} -> {new_dir}: {len(changes)} changes")
+    click.echo(f"{shown(old_dir)} -> {shown(new_dir)}: {len(changes)} changes")
     for line in summary_lines(changes):
         click.echo(line)
     if output is not None:
