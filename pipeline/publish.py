@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from pipeline.capture import capture_name
 from pipeline.releases import Release, SealedReleaseError, sha256_file, verify_release_folder
 from pipeline.schemas import TableSchema, to_arrow
-from pipeline.site.config import Publication
+from pipeline.site.config import DESCRIPTION, Publication
 
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 CAPTURES = "captures"  # releases/captures/: the captures releases cite, content-addressed
@@ -135,10 +135,7 @@ def build_datapackage(folder: Path, release: Release, schemas: dict[str, TableSc
         **located,
         "name": "sovereign-ai-atlas",
         "title": f"Sovereign AI Atlas — {release.title}",
-        "description": "Who controls which layer of AI, country by country: models and labs, "
-                       "jurisdictions, licences and open weights, national AI projects, "
-                       "investments, and the figures reports quote. Every value has a claim "
-                       "with the exact quote from a captured source.",
+        "description": DESCRIPTION,
         "version": release.key,
         "created": f"{release.key}T00:00:00Z",
         "previous": release.previous.isoformat() if release.previous else None,

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import json
 
-from pipeline.site.config import Publication
+from pipeline.site.config import DESCRIPTION, Publication
 
 CFF_VERSION = "1.2.0"
 TITLE = "Sovereign AI Atlas"
-ABSTRACT = ("Who controls which layer of AI, country by country: models and labs, "
-            "jurisdictions, licences and open weights, national AI projects, investments, "
-            "and the figures reports quote. Every value has a claim with the exact quote "
-            "from a captured source. Published as dated, immutable releases of Parquet "
-            "tables described by a Frictionless Data Package.")
+ABSTRACT = (DESCRIPTION + " Published as dated, immutable releases of Parquet tables "
+            "described by a Frictionless Data Package.")
 KEYWORDS = ("sovereign AI", "artificial intelligence", "AI policy", "large language models",
             "open weights", "dataset")
 MESSAGE = ("If you use this dataset, please cite the release you used by its date and the "

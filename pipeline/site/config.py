@@ -16,6 +16,12 @@ LICENSES = {
     "MIT": {"title": "MIT License", "path": "https://opensource.org/license/mit"},
 }
 FILE_NAME = "publication.yaml"
+# What the dataset is, in the words every piece of metadata uses (datapackage.json,
+# croissant.json through it, CITATION.cff).
+DESCRIPTION = ("Who controls which layer of AI, country by country: models and labs, "
+               "jurisdictions, licences and open weights, national AI projects, investments, "
+               "and the figures reports quote. Every value has a claim with the exact quote "
+               "from a captured source.")
 _KEYS = {"base_url", "data_license", "code_license", "authors"}
 
 
