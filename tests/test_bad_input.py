@@ -97,3 +97,22 @@ def test_language_tag_that_is_not_iso_639(tmp_path):
     assert re.search(r"curated/models\.yaml:\d+", message)
     assert "'mistral-large'" in message and "'languages'" in message and "'French'" in message
     assert "BCP 47" in message
+
+
+def test_a_source_without_publisher_or_url_needs_a_reason(tmp_path):
+    message = _build_fails(tmp_path, _edit(
+        "sources.yaml",
+        "  citation_note: The mini page is a file written by the tests; it has no address.\n",
+        ""))
+    assert message.count("\n") <= 2, message  # one clear line, not a traceback
+    assert ("curated/sources.yaml:1, key 'mini-page', column 'citation_note': publisher and "
+            "url null") in message
+
+
+def test_a_bad_publication_setting_is_one_clear_line(tmp_path):
+    message = _build_fails(tmp_path, {"publication.yaml": "base_url: atlas.example.org\n"
+                                                          "data_license: CC-BY-4.0\n"
+                                                          "code_license: MIT\n"
+                                                          "authors: Someone\n"})
+    assert ("curated/publication.yaml, key 'base_url', value 'atlas.example.org': must be "
+            "null or an http(s) URL ending in '/'") in message

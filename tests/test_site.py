@@ -357,3 +357,40 @@ def test_release_site_is_an_asset_of_the_publish_group(tmp_path):
         for target in targets:
             resolved = (site / date / target).resolve()
             assert resolved.is_file() and resolved.is_relative_to(site), target
+
+
+def test_sovai_site_without_releases_is_one_clear_line(tmp_path):
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
+    from .conftest import write_project
+
+    root = write_project(tmp_path / "project")
+    result = CliRunner().invoke(main, ["--root", str(root), "site"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: {root / 'releases' / 'index.json'}: missing; run "
+                                     "`sovai build` first")
+    assert not (root / "site").exists()
+
+
+def test_a_base_url_gives_a_new_release_absolute_addresses(tmp_path):
+    import dagster as dg
+
+    from pipeline.cli import run_build
+    from pipeline.paths import project_paths
+
+    from .conftest import write_project
+
+    root = write_project(tmp_path / "project", {
+        "publication.yaml": "base_url: https://atlas.example.org/\ndata_license: CC-BY-4.0\n"
+                            "code_license: MIT\nauthors: Sovereign AI Atlas contributors\n"})
+    releases = tmp_path / "releases"
+    run_build(project_paths(root, releases), "2026-04-25", echo=lambda _: None,
+              instance=dg.DagsterInstance.ephemeral())
+    package = json.loads((releases / FIRST / "datapackage.json").read_text())
+    assert package["id"] == "https://atlas.example.org/2026-04-25/datapackage.json"
+    assert package["homepage"] == "https://atlas.example.org/2026-04-25/index.html"
+    (source,) = package["sources"]
+    assert source["path"].startswith("https://atlas.example.org/captures/mini-page/")
+    assert all(not urlsplit(r["path"]).scheme for r in package["resources"])  # loads offline
