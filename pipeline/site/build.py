@@ -142,14 +142,7 @@ def _write_archive(folder: Path, entry: dict) -> Path:
 
 
 def _cited_captures(site: Path, folder: Path) -> list[Path]:
-    import pyarrow.parquet as pq
-
-    from pipeline.capture import capture_name
-
-    rows = pq.read_table(folder / "sources.parquet",
-                         columns=["source_id", "sha256", "media_type"]).to_pylist()
-    return [site / CAPTURES / r["source_id"] / capture_name(r["sha256"], r["media_type"])
-            for r in rows]
+    return [site / row["capture"] for row in _source_rows(folder)]
 
 
 def _site_index(site: Path, index: dict, downloads: list[ReleaseDownloads]) -> dict:
@@ -191,6 +184,22 @@ def _write_root_pages(site: Path, site_index: dict, publication: Publication) ->
     for entry in site_index["releases"]:
         write_text(site / entry["date"] / "index.html", render_page(
             "release.html.j2", depth=1, title=f"Sovereign AI Atlas, release {entry['date']}",
-            release=entry, loader=site_index["loader"], publication=publication))
+            release=entry, sources=_source_rows(site / entry["date"]),
+            loader=site_index["loader"], publication=publication))
+
+
+def _source_rows(folder: Path) -> list[dict]:
+    """A release's sources as its page lists them, each with the path of its capture."""
+    import pyarrow.parquet as pq
+
+    from pipeline.capture import capture_name
+
+    rows = pq.read_table(folder / "sources.parquet", columns=[
+        "source_id", "title", "url", "published_on", "date_precision", "sha256",
+        "media_type"]).to_pylist()
+    for row in rows:
+        name = capture_name(row["sha256"], row["media_type"])
+        row["capture"] = f"{CAPTURES}/{row['source_id']}/{name}"
+    return rows
 
 
