@@ -399,3 +399,14 @@ def test_a_base_url_gives_a_new_release_absolute_addresses(tmp_path):
     (source,) = package["sources"]
     assert source["path"].startswith("https://atlas.example.org/captures/mini-page/")
     assert all(not urlsplit(r["path"]).scheme for r in package["resources"])  # loads offline
+
+
+def test_a_served_releases_folder_reads_like_the_site(served, cache):
+    """The data part of the site is releases/ itself: a served copy of it loads the same."""
+    server = served(RELEASES)
+    models = dataset.load("models", FIRST, base=server.url)
+    pd.testing.assert_frame_equal(models, dataset.load("models", FIRST, base=RELEASES))
+    assert sorted(dataset.verify(FIRST, base=server.url)) == sorted(
+        ["datapackage.json"] + [f["path"].split("/", 1)[1] for f in json.loads(
+            (RELEASES / "index.json").read_text())["releases"][0]["files"]
+            if not f["path"].endswith("datapackage.json")])
