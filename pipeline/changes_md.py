@@ -526,10 +526,12 @@ def render_changes_md(
     old_dir: Path | None = None,
     stats: dict | None = None,
     schemas: dict[str, TableSchema] | None = None,
+    curator_notes: tuple[str, ...] = (),
 ) -> str:
     """Release notes for new_dir. old_label None means the first release. old_dir (optional)
     lets removed entities and withdrawn claims be named from the previous release; without it
-    they are shown by ID. schemas give new_dir's references when it has no datapackage.json."""
+    they are shown by ID. schemas give new_dir's references when it has no datapackage.json.
+    curator_notes (curated/releases.yaml `notes`) explain corrections in words, first."""
     new = _Release(Path(new_dir), None if schemas is None else _foreign_keys(
         [{"name": name, "schema": schema.frictionless()} for name, schema in schemas.items()]))
     old = _Release(Path(old_dir) if old_dir is not None else None)
@@ -539,6 +541,9 @@ def render_changes_md(
                         if stats else "")
         return _with_link_targets(text, new, old)
     out = [f"# Sovereign AI Atlas {new_label}: changes since {old_label}", ""]
+    if curator_notes:
+        out += ["## What this release corrects", "", *(f"- {note}" for note in curator_notes),
+                ""]
     if changes.empty:
         out += [f"No changes since {old_label}.", "", *_counts_table(counts), "",
                 *_stats_lines(stats)]

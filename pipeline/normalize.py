@@ -584,9 +584,11 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
                 if r is not None]
         builder.check_references(table, rows, drafts)
         builder.published_ids[table] = {r[schema.primary_key] for r in rows}
+        # Derived columns: computed from values already claimed, so they need no claim.
         if table == "investments":
             _add_usd(rows, builder, tables.get("fx_rates"))
-        if table == "assessments":
+            _add_investor_types(rows, builder.published_ids)
+        elif table == "assessments":
             _add_subject_types(rows, builder.published_ids)
         tables[table] = frame_from_records(schema, rows)
 
@@ -618,6 +620,20 @@ def _add_subject_types(rows: list[dict], published_ids: dict[str, set[str]]) -> 
         row["subject_type"] = "jurisdiction" if is_jurisdiction else "region"
         row["jurisdiction_id"] = subject if is_jurisdiction else None
         row["region_id"] = None if is_jurisdiction else subject
+
+
+def _add_investor_types(rows: list[dict], published_ids: dict[str, set[str]]) -> None:
+    """An investor is an organisation, a jurisdiction or, where no single ID fits, the page's
+    words: say which, and give an ID in the column of its table."""
+    for row in rows:
+        investor = row["investor"]
+        row["investor_organization_id"] = row["investor_jurisdiction_id"] = None
+        if investor in published_ids.get("organizations", set()):
+            row["investor_type"], row["investor_organization_id"] = "organization", investor
+        elif investor in published_ids.get("jurisdictions", set()):
+            row["investor_type"], row["investor_jurisdiction_id"] = "jurisdiction", investor
+        else:
+            row["investor_type"] = "named"
 
 
 def _add_usd(rows: list[dict], builder: _ReleaseBuilder, fx: pd.DataFrame | None) -> None:

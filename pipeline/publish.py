@@ -180,7 +180,8 @@ def publish_release(
         write_parquet(changes_to_arrow(changes), tmp / "changes.parquet")
         notes = render_changes_md(changes, tmp, old_label=previous_dir.name if previous_dir
                                   else None, new_label=release.key, counts=counts,
-                                  old_dir=previous_dir, stats=stats, schemas=schemas)
+                                  old_dir=previous_dir, stats=stats, schemas=schemas,
+                                  curator_notes=release.notes)
         write_text(tmp / "CHANGES.md", notes)
         package = build_datapackage(tmp, release, schemas, tables, len(changes), stats or {},
                                     publication)

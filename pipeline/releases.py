@@ -23,6 +23,7 @@ class Release:
     title: str
     status: str
     previous: dt.date | None
+    notes: tuple[str, ...] = ()  # the curators' explanation of what the release corrects
 
     @property
     def key(self) -> str:
@@ -49,9 +50,14 @@ def declared_releases(curated: Curated) -> list[Release]:
                                column="status", value=status)
         if not record.get("title"):
             raise record.error("missing required column", key=date.isoformat(), column="title")
-        releases.append(Release(date, str(record["title"]), status, None))
+        notes = record.get("notes") or []
+        if not isinstance(notes, list) or not all(isinstance(n, str) and n.strip()
+                                                  for n in notes):
+            raise record.error("must be a list of sentences", key=date.isoformat(),
+                               column="notes", value=notes)
+        releases.append(Release(date, str(record["title"]), status, None, tuple(notes)))
     releases.sort(key=lambda r: r.date)
-    return [Release(r.date, r.title, r.status, releases[i - 1].date if i else None)
+    return [Release(r.date, r.title, r.status, releases[i - 1].date if i else None, r.notes)
             for i, r in enumerate(releases)]
 
 

@@ -188,3 +188,31 @@ def test_release_notes_link_each_source_to_its_capture():
         assert used or key not in ("2026-04-25", "2026-05-31", "2026-06-30"), key
         for target in targets.values():  # a page with no URL links its capture
             assert (folder / target).resolve().is_file(), target
+
+
+def test_reference_columns_join_their_one_table(out):
+    """A column that points at one table holds keys of that table only, so a join never
+    drops a row: base_model_ids holds models, families are in base_family_ids, and the
+    polymorphic subject and investor get one typed column per table."""
+    tables = {name: _table(out, LATEST, name) for name in SCHEMAS if name != "changes"}
+    for name, schema in SCHEMAS.items():
+        for column in schema.columns:
+            if name == "changes" or len(column.references) != 1:
+                continue
+            (target,) = column.references
+            keys = set(tables[target][SCHEMAS[target].primary_key])
+            values = tables[name][column.name].dropna()
+            items = [i for v in values for i in (v if column.is_list else [v])]
+            assert set(items) <= keys, (name, column.name, set(items) - keys)
+    models = tables["models"].set_index("model_id")
+    assert list(models.loc["allam", "base_family_ids"]) == ["llama"]
+    assert list(models.loc["allam", "base_model_ids"]) == []
+    investments = tables["investments"].set_index("investment_id")
+    assert investments.loc["microsoft-japan-2024", "investor_organization_id"] == "microsoft"
+    assert investments.loc["france-ai-infrastructure-109bn", "investor_jurisdiction_id"] == "FRA"
+    assert investments.loc["france-uae-ai-data-center", "investor_type"] == "named"
+    assessments = tables["assessments"]
+    by_type = assessments.groupby("subject_type")
+    assert set(by_type.groups) <= {"jurisdiction", "region"}
+    assert (assessments["subject_id"] == assessments["jurisdiction_id"].fillna(
+        assessments["region_id"])).all()
