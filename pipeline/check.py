@@ -8,13 +8,15 @@ from pipeline import stages, validate
 from pipeline.capture import CaptureError
 from pipeline.curated import CuratedError, Record
 from pipeline.paths import ProjectPaths
-from pipeline.quotes import SourceText
+from pipeline.quotes import SourceText, basis_problem
 from pipeline.schemas import is_missing
 
 
-def _quote_failures(entities: dict[str, list[Record]], texts: dict[str, SourceText]
-                    ) -> list[str]:
-    """Every claim's quote, checked on its own, so that all failures are listed at once."""
+def _quote_failures(entities: dict[str, list[Record]], texts: dict[str, SourceText],
+                    titles: dict[str, str]) -> list[str]:
+    """Every claim's quote, checked on its own, so that all failures are listed at once: it
+    occurs in its capture, and it is what its basis says (a whole heading or row, not a
+    title)."""
     failures = []
     for records in entities.values():
         for record in records:
@@ -28,6 +30,9 @@ def _quote_failures(entities: dict[str, list[Record]], texts: dict[str, SourceTe
                 elif not isinstance(quote, str) or texts[source].find(quote) is None:
                     failures.append(f"{claim.file}:{claim.line}: quote not in {source}: "
                                     f"{quote!r}")
+                elif problem := basis_problem(texts[source], quote,
+                                              claim.get("basis", "stated"), titles[source]):
+                    failures.append(f"{claim.file}:{claim.line}: {problem}: {quote!r}")
     return failures
 
 
@@ -49,7 +54,8 @@ def run_check(paths: ProjectPaths, echo: Callable[[str], None] = print) -> int:
     from pipeline.extract import capture_text
 
     texts = {k: SourceText(k, capture_text(c)) for k, c in report.captures.items()}
-    blocking += _quote_failures(curated.entities, texts)
+    titles = {str(r.get("source_id")): str(r.get("title") or "") for r in curated.sources}
+    blocking += _quote_failures(curated.entities, texts, titles)
     blocking += _unclaimed_entities(curated.entities)
     unresolved_total = 0
     for release in releases:

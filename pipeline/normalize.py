@@ -18,7 +18,7 @@ import pycountry
 from pipeline.capture import Capture
 from pipeline.curated import DATE_PRECISIONS, Curated, Record, parse_date
 from pipeline.extract import capture_text
-from pipeline.quotes import SourceText
+from pipeline.quotes import SourceText, basis_problem
 from pipeline.schemas import FORMATS, ColumnSpec, TableSchema, frame_from_records
 from pipeline.text import fold_name
 
@@ -264,6 +264,10 @@ def _parse_claim(claim: Any, entity: Record, key: str, schema: TableSchema,
     if draft.line is None:
         raise claim.error(f"quote does not occur in the capture of {draft.source_id}",
                           key=key, column="quote", value=draft.quote)
+    problem = basis_problem(text, draft.quote, basis,
+                            str(sources[draft.source_id].record.get("title") or ""))
+    if problem:
+        raise claim.error(problem, key=key, column="quote", value=draft.quote)
     return draft
 
 
@@ -678,7 +682,10 @@ def _figure_conflicts(builder: _ReleaseBuilder, curated: Curated, figures: pd.Da
             resolution=str(record["resolution"])))
     covered = set().union(*declared) if declared else set()
     subjects = figures["subject_ids"].map(lambda ids: " ".join(sorted(ids)))
-    for (metric, as_of, _), group in figures.groupby(["metric", "as_of", subjects]):
+    # Undated figures group together: without a date, two values of one metric and subjects
+    # may disagree, and that must be declared, not assumed away.
+    for (metric, as_of, _), group in figures.groupby(["metric", "as_of", subjects],
+                                                     dropna=False):
         if group["value"].nunique() > 1:
             missing = set(group["figure_id"]) - covered
             if missing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from pipeline.text import fold_whitespace
 
@@ -56,3 +57,29 @@ class SourceText:
         index = bisect.bisect_right(self._starts, offset) - 1
         return self._lines[index] if index >= 0 else 1
 
+
+    @cached_property
+    def lines(self) -> set[str]:
+        """Every non-empty line of the capture, whitespace folded."""
+        return {fold_whitespace(line) for line in self.text.splitlines() if line.strip()}
+
+    @cached_property
+    def first_line(self) -> str:
+        return next((fold_whitespace(line) for line in self.text.splitlines() if line.strip()),
+                    "")
+
+
+def basis_problem(text: SourceText, quote: str, basis: str, title: str) -> str | None:
+    """Why a quote cannot carry its basis, or None. A `section` quote is the heading or row
+    label it relies on, and a `table` quote the row: each a whole line of the capture, never a
+    fragment of one. A page's title states no value (not a modality, not a figure's date)."""
+    if basis not in ("section", "table"):
+        return None
+    folded = fold_whitespace(quote)
+    if basis == "section" and folded in (fold_whitespace(title), text.first_line):
+        return "a page's title states no value: quote the sentence, heading or row that does"
+    if folded not in text.lines:
+        what = "heading or row label" if basis == "section" else "table row"
+        return (f"a basis: {basis} quote must be the whole {what} it relies on, a line of the "
+                f"capture, not part of one")
+    return None

@@ -116,3 +116,33 @@ def test_a_bad_publication_setting_is_one_clear_line(tmp_path):
                                                           "authors: Someone\n"})
     assert ("curated/publication.yaml, key 'base_url', value 'atlas.example.org': must be "
             "null or an http(s) URL ending in '/'") in message
+
+
+def test_a_section_quote_must_be_a_whole_heading_and_never_the_title(tmp_path):
+    anchor = "jurisdiction_id, modality]}"  # the end of Mistral Large's table claim
+    extra = '\n    - {source: mini-page, quote: "%s", basis: section, fields: [modality]}'
+    fragment = _edit("models.yaml", anchor, anchor + extra % "who builds")
+    message = _build_fails(tmp_path / "a", fragment)
+    assert "curated/models.yaml:" in message and "'who builds'" in message
+    assert "must be the whole heading or row label it relies on" in message
+    title = _edit("models.yaml", anchor, anchor + extra % "Mini Atlas: who builds models")
+    message = _build_fails(tmp_path / "b", title)
+    assert "a page's title states no value" in message
+
+
+def test_sovai_check_lists_every_claim_that_rests_on_a_title(tmp_path):
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
+    models = textwrap.dedent(FILES["models.yaml"]).replace(
+        "jurisdiction_id, modality]}",
+        'jurisdiction_id]}\n    - {source: mini-page, quote: "Mini Atlas: who builds models", '
+        "basis: section, fields: [modality]}")
+    root = write_project(tmp_path / "project", {"models.yaml": models})
+    result = CliRunner().invoke(main, ["--root", str(root), "check"])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines()
+             if "title states no value" in line and line.startswith("BLOCKING: curated/")]
+    assert len(lines) == 2, result.output  # Mistral Large's claim and Hunyuan's, with lines
+    assert all(line.startswith("BLOCKING: curated/models.yaml:") for line in lines)

@@ -135,14 +135,15 @@ def test_figures_about_the_same_subjects_that_disagree_must_be_declared(tmp_path
 
 def test_check_lists_withheld_rows_and_dropped_references(tmp_path):
     # Tencent is named only on a later page, so in April Hunyuan's developer reference waits;
-    # Mistral Large's modality is stated only by the later page, so in April the row waits.
+    # Mistral Large's name is stated only by the later page, so in April the row waits (a
+    # modality, which may be unknown, would not hold it back).
     tencent = '"| Hunyuan/Hy3 | Tencent | China |", basis: table,\n'
     organizations = _edit("organizations.yaml", f"{{source: mini-page, quote: {tencent}",
                           '{source: third, quote: "Written in May 2026.", basis: section,\n')
-    large = "basis: table, fields: [name, organization_ids, jurisdiction_id"
-    models = _edit("models.yaml", f"{large}, modality]}}\n- model_id: hunyuan-hy3",
-                   f"{large}]}}\n    - {{source: third, quote: Mistral Large has a 128K context.,"
-                   " fields: [modality]}\n- model_id: hunyuan-hy3")
+    large = "basis: table, fields: [name, organization_ids, jurisdiction_id, modality]}"
+    models = _edit("models.yaml", f"{large}\n- model_id: hunyuan-hy3",
+                   large.replace("[name, ", "[") + "\n    - {source: third, quote: Mistral "
+                   "Large has a 128K context., fields: [name]}\n- model_id: hunyuan-hy3")
     root = _project(tmp_path, {"organizations.yaml": organizations, "models.yaml": models},
                     third=THIRD_PAGE)
     result = CliRunner().invoke(main, ["--root", str(root), "check"])
@@ -151,7 +152,7 @@ def test_check_lists_withheld_rows_and_dropped_references(tmp_path):
     assert any(line.startswith("release 2026-04-25:") and "1 rows withheld" in line
                and "references dropped" in line for line in april), result.output
     assert any(line.startswith("  withheld: curated/models.yaml:") and "mistral-large" in line
-               and "modality=text" in line for line in april), result.output
+               and "name=Mistral Large" in line for line in april), result.output
     assert "  dropped reference: models.hunyuan-hy3.organization_ids=tencent (not in this " \
            "release)" in result.output
     may = next(line for line in april if line.startswith("release 2026-05-31:"))
