@@ -604,6 +604,11 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
          "field": c.field, "values": c.values, "source_ids": c.source_ids,
          "resolution": c.resolution}
         for c in builder.conflicts])
+    if "layer_evidence" in schemas:  # derived from the tables above, never curated
+        from pipeline.evidence import layer_evidence_rows
+
+        tables["layer_evidence"] = frame_from_records(schemas["layer_evidence"],
+                                                      layer_evidence_rows(tables))
     ordered = {name: tables[name] for name in schemas if name in tables}
     return ReleaseTables(ordered, builder.external_values, builder.dropped, builder.withheld)
 
