@@ -16,8 +16,9 @@ import pandas as pd
 import pycountry
 
 from pipeline.capture import Capture
-from pipeline.curated import DATE_PRECISIONS, Curated, Record, parse_date
+from pipeline.curated import DATE_PRECISIONS, Curated, CuratedError, Record, parse_date
 from pipeline.extract import capture_text
+from pipeline.like_cases import unlike_cases
 from pipeline.quotes import SourceText, basis_problem
 from pipeline.schemas import FORMATS, ColumnSpec, TableSchema, frame_from_records
 from pipeline.text import fold_name
@@ -146,6 +147,8 @@ class ClaimDraft:
     line: int | None
     all_fields: set[str] = field(default_factory=set)  # supports the entity's own values
     stated: dict[str, Any] = field(default_factory=dict)  # field -> the value the page states
+    # Entities the quote names but does not state this value for, with the curator's reason.
+    not_stated_for: dict[str, str] = field(default_factory=dict)
 
     @property
     def external(self) -> bool:
@@ -218,7 +221,7 @@ def _parse_claim(claim: Any, entity: Record, key: str, schema: TableSchema,
                  sources: dict[str, SourceInfo]) -> ClaimDraft:
     if not isinstance(claim, Record):
         raise entity.error("a claim must be a mapping", key=key, column="claims", value=claim)
-    allowed_keys = {"source", "quote", "basis", "fields", "reference", "note"}
+    allowed_keys = {"source", "quote", "basis", "fields", "reference", "note", "not_stated_for"}
     for extra in set(claim) - allowed_keys:
         raise claim.error("unknown claim key", key=key, column=extra)
     basis = claim.get("basis", "stated")
@@ -226,8 +229,15 @@ def _parse_claim(claim: Any, entity: Record, key: str, schema: TableSchema,
         raise claim.error(f"basis must be one of {list(BASES)}", key=key, column="basis",
                           value=basis)
     claimable = {c.name: c for c in schema.columns if c.name != schema.primary_key}
+    not_stated_for = claim.get("not_stated_for") or {}
+    if not (isinstance(not_stated_for, dict) and all(
+            isinstance(k, str) and isinstance(v, str) and v.strip()
+            for k, v in not_stated_for.items())):
+        raise claim.error("not_stated_for must map entity IDs to the reason", key=key,
+                          column="not_stated_for", value=not_stated_for)
     draft = ClaimDraft(record=claim, source_id=claim.get("source"), quote=claim.get("quote"),
-                       basis=basis, reference=claim.get("reference"), line=None)
+                       basis=basis, reference=claim.get("reference"), line=None,
+                       not_stated_for=dict(not_stated_for))
     fields = claim.get("fields")
     if isinstance(fields, list):
         names = fields
@@ -557,6 +567,26 @@ class _ReleaseBuilder:
                 elif values is not None and not kept:
                     row[column.name] = None
 
+    def quoted_enum_claims(self):
+        """(table, entity, field, value, quote, record, not_stated_for) for each quoted claim
+        of this release that supports a published value of a column that may be unknown."""
+        for table, drafts in self.curated_ids.items():
+            schema = self.schemas[table]
+            fields = [c.name for c in schema.columns
+                      if c.allowed and "unknown" in c.allowed and not c.is_list]
+            published = self.published_ids.get(table, set())
+            for draft in drafts.values():
+                if draft.entity_id not in published:
+                    continue
+                for claim in draft.claims:
+                    if claim.external or not self.active(claim):
+                        continue
+                    for name in fields:
+                        value = draft.values.get(name)
+                        if _supports(claim, name, value, False) is not None:
+                            yield (table, draft.entity_id, name, value, claim.quote,
+                                   claim.record, claim.not_stated_for)
+
     def fx_for(self, currency: str, fx_rows: list[dict]) -> dict | None:
         candidates = [r for r in fx_rows if r["currency"] == currency
                       and r["as_of"] <= self.release_date]
@@ -604,6 +634,9 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
          "field": c.field, "values": c.values, "source_ids": c.source_ids,
          "resolution": c.resolution}
         for c in builder.conflicts])
+    problems = unlike_cases(builder.quoted_enum_claims(), tables, schemas)
+    if problems:
+        raise CuratedError("\n".join(problems))
     if "layer_evidence" in schemas:  # derived from the tables above, never curated
         from pipeline.evidence import layer_evidence_rows
 

@@ -183,3 +183,43 @@ def test_a_stale_no_entity_declaration_blocks(tmp_path):
     assert result.exit_code == 1
     assert "BLOCKING: release 2026-04-25: curated/mention_columns.yaml:" in result.output
     assert "'Baidu'" in result.output and "not_entities" in result.output
+
+
+SHARED_PAGE = """\
+A shared page
+Written in May 2026.
+Qwen 3.6 and Mistral Large both publish open weights.
+"""
+
+
+def _models_with_shared_claim(extra: str = "") -> str:
+    """Qwen 3.6's open weights also claimed from a sentence that names Mistral Large too."""
+    models = textwrap.dedent(FILES["models.yaml"])
+    claim = ("      fields: [license, open_weights, modality]\n"
+             "    - source: shared\n"
+             "      quote: Qwen 3.6 and Mistral Large both publish open weights.\n"
+             "      fields: [open_weights]\n" + extra)
+    assert "      fields: [license, open_weights, modality]\n" in models
+    return models.replace("      fields: [license, open_weights, modality]\n", claim, 1)
+
+
+def test_one_sentence_cannot_leave_a_like_case_unknown(tmp_path):
+    root = _project(tmp_path, {"models.yaml": _models_with_shared_claim()}, shared=SHARED_PAGE)
+    with pytest.raises(CuratedError) as raised:
+        _release_tables(root, "2026-05-31")
+    message = str(raised.value)
+    assert message.startswith("curated/models.yaml:")
+    assert "models qwen-3-6: the quote gives open_weights=open and also names mistral-large, " \
+           "whose open_weights is unknown" in message
+    # The curator either gives Mistral Large the value from the same sentence, or says why
+    # the sentence does not state it for Mistral Large; either way the build goes on.
+    reason = '      not_stated_for: {mistral-large: "For the test: a reason is given."}\n'
+    root = _project(tmp_path / "declared", {"models.yaml": _models_with_shared_claim(reason)},
+                    shared=SHARED_PAGE)
+    tables = _release_tables(root, "2026-05-31").tables
+    assert tables["models"].set_index("model_id").loc["mistral-large", "open_weights"] == \
+        "unknown"
+    # Before the shared page is published (April) nothing is asked of it.
+    root = _project(tmp_path / "april", {"models.yaml": _models_with_shared_claim()},
+                    shared=SHARED_PAGE)
+    assert len(_release_tables(root, "2026-04-25").tables["models"]) == 3
