@@ -20,7 +20,7 @@ from pipeline.curated import DATE_PRECISIONS, Curated, CuratedError, Record, par
 from pipeline.extract import capture_text
 from pipeline.like_cases import unlike_cases
 from pipeline.quotes import SourceText, basis_problem
-from pipeline.schemas import FORMATS, ColumnSpec, TableSchema, frame_from_records
+from pipeline.schemas import FORMATS, ColumnSpec, TableSchema, frame_from_records, is_missing
 from pipeline.text import fold_name
 
 # Entity tables in dependency order (a table only references tables before it, or itself).
@@ -626,6 +626,7 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
             _add_subject_types(rows, builder.published_ids)
         tables[table] = frame_from_records(schema, rows)
 
+    _add_inverse_links(tables, schemas)
     _figure_conflicts(builder, curated, tables["figures"])
     tables["claims"] = frame_from_records(schemas["claims"], _dedupe(builder.claim_rows))
     tables["conflicts"] = frame_from_records(schemas["conflicts"], [
@@ -651,6 +652,28 @@ def _dedupe(rows: list[dict]) -> list[dict]:
     for row in rows:
         unique.setdefault(row["claim_id"], row)
     return list(unique.values())
+
+
+def _add_inverse_links(tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema]
+                       ) -> None:
+    """Links the pages give one way, filled the other way: a column `inverse_of:
+    table.column` lists the rows of that table whose column points at this row."""
+    for name, schema in schemas.items():
+        for column in schema.columns:
+            if not column.inverse_of or name not in tables:
+                continue
+            source_table, source_column = column.inverse_of.split(".")
+            source = tables[source_table]
+            key = schemas[source_table].primary_key
+            pointing: dict[str, list[str]] = {}
+            for row_id, targets in zip(source[key], source[source_column], strict=True):
+                for target in targets if isinstance(targets, list) else [targets]:
+                    if not is_missing(target):
+                        pointing.setdefault(target, []).append(row_id)
+            frame = tables[name]
+            frame[column.name] = pd.Series(
+                [sorted(pointing.get(i, [])) for i in frame[schema.primary_key]],
+                index=frame.index, dtype=object)
 
 
 def _add_subject_types(rows: list[dict], published_ids: dict[str, set[str]]) -> None:

@@ -65,6 +65,7 @@ class ColumnSpec:
     references: tuple[str, ...] = ()  # tables whose primary key this column points into
     claimed: bool = True  # whether published values need a claim
     derived: bool = False  # computed by the pipeline (from other claimed values)
+    inverse_of: str | None = None  # "table.column": this list holds the rows pointing here
 
     @property
     def is_list(self) -> bool:
@@ -178,7 +179,8 @@ def _parse_column(raw: dict, path: Path) -> ColumnSpec:
         format=raw.get("format"),
         references=tuple(str(references).split()),
         claimed=bool(raw.get("claimed", True)),
-        derived=bool(raw.get("derived", False)),
+        derived=bool(raw.get("derived", False)) or bool(raw.get("inverse_of")),
+        inverse_of=raw.get("inverse_of"),
     )
 
 

@@ -223,3 +223,34 @@ def test_one_sentence_cannot_leave_a_like_case_unknown(tmp_path):
     root = _project(tmp_path / "april", {"models.yaml": _models_with_shared_claim()},
                     shared=SHARED_PAGE)
     assert len(_release_tables(root, "2026-04-25").tables["models"]) == 3
+
+
+def test_links_are_filled_both_ways(tmp_path):
+    """A family lists its models, a model the projects that produced it, an organisation those
+    inside it: derived from the one direction the pages give, never curated twice."""
+    organizations = textwrap.dedent(FILES["organizations.yaml"]).replace(
+        "  name: Tencent\n", "  name: Tencent\n  parent_id: alibaba\n")  # for the test only
+    organizations = organizations.replace(
+        '{source: mini-page, quote: "| Hunyuan/Hy3 | Tencent | China |", basis: table,\n'
+        '       fields: [name, jurisdiction_id]}',
+        '{source: mini-page, quote: "| Hunyuan/Hy3 | Tencent | China |", basis: table,\n'
+        '       fields: [name, jurisdiction_id, parent_id]}')
+    projects = textwrap.dedent(FILES["projects.yaml"]).replace(
+        "  release_status: not_applicable\n",
+        "  release_status: not_applicable\n  model_ids: [mistral-large]\n").replace(
+        "fields: [name, jurisdiction_id, layer]}", "fields: [name, jurisdiction_id, layer]}\n"
+        '    - {source: mini-page, quote: "| Mistral Large | Mistral AI | France |", '
+        "basis: table, fields: [model_ids]}")
+    root = _project(tmp_path, {"organizations.yaml": organizations, "projects.yaml": projects})
+    tables = _release_tables(root, "2026-04-25").tables
+    families = tables["model_families"].set_index("family_id")
+    assert families.loc["qwen", "model_ids"] == ["qwen-3-6"]
+    models = tables["models"].set_index("model_id")
+    assert models.loc["mistral-large", "project_ids"] == ["france-ai-infrastructure"]
+    assert models.loc["qwen-3-6", "project_ids"] == []
+    organizations = tables["organizations"].set_index("organization_id")
+    assert organizations.loc["alibaba", "subsidiary_ids"] == ["tencent"]
+    # Derived, so no claim is needed or made for them.
+    claims = tables["claims"]
+    assert not claims["field"].isin(["model_ids", "project_ids", "subsidiary_ids"])[
+        claims["table_name"] != "projects"].any()

@@ -219,3 +219,18 @@ def test_reference_columns_join_their_one_table(out):
     assert set(by_type.groups) <= {"jurisdiction", "region"}
     assert (assessments["subject_id"] == assessments["jurisdiction_id"].fillna(
         assessments["region_id"])).all()
+
+
+def test_links_the_pages_give_are_filled_both_ways(out):
+    models = _table(out, LATEST, "models").set_index("model_id")
+    projects = _table(out, LATEST, "projects").set_index("project_id")
+    for project, produced in projects["model_ids"].items():
+        for model in produced:
+            assert project in list(models.loc[model, "project_ids"]), (project, model)
+    # Named in the same sentence as ALLaM and Krikri, which list their models: so do these.
+    for project in ("sahabat-ai", "taide", "bharatgen", "viettel-administrative-pilot"):
+        assert list(projects.loc[project, "model_ids"]) == [project]
+    families = _table(out, LATEST, "model_families").set_index("family_id")
+    assert {"qwen-3", "qwen-3-6"} <= set(families.loc["qwen", "model_ids"])
+    organizations = _table(out, LATEST, "organizations").set_index("organization_id")
+    assert "google-deepmind" in set(organizations.loc["alphabet", "subsidiary_ids"])
