@@ -371,6 +371,7 @@ class Conflict:
     values: list[str]
     source_ids: list[str]
     resolution: str
+    entity_ids: list[str] = field(default_factory=list)  # the rows, aligned with values
 
 
 @dataclass
@@ -629,11 +630,12 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
     _add_inverse_links(tables, schemas)
     _figure_conflicts(builder, curated, tables["figures"])
     tables["claims"] = frame_from_records(schemas["claims"], _dedupe(builder.claim_rows))
+    _row_conflicts(builder, curated, tables, schemas)
     tables["conflicts"] = frame_from_records(schemas["conflicts"], [
         {"conflict_id": _claim_id(c.table_name, c.entity_id, c.metric, c.field, *c.values),
          "table_name": c.table_name, "entity_id": c.entity_id, "metric": c.metric,
          "field": c.field, "values": c.values, "source_ids": c.source_ids,
-         "resolution": c.resolution}
+         "resolution": c.resolution, "entity_ids": c.entity_ids}
         for c in builder.conflicts])
     problems = unlike_cases(builder.quoted_enum_claims(), tables, schemas)
     if problems:
@@ -716,6 +718,47 @@ def _add_usd(rows: list[dict], builder: _ReleaseBuilder, fx: pd.DataFrame | None
                                  else round(row["amount_max"] * rate))
 
 
+def _row_conflicts(builder: _ReleaseBuilder, curated: Curated, tables: dict[str, pd.DataFrame],
+                   schemas: dict[str, TableSchema]) -> None:
+    """Disagreements between rows, declared in conflicts.yaml with `entity_ids`: each is
+    published as a conflict of both rows' values. Rows of one owner that the pages each call
+    the largest must be declared so (disagreements.competing_superlatives)."""
+    from pipeline.disagreements import competing_superlatives
+
+    declared: list[tuple[str, set[str]]] = []
+    claims = tables["claims"]
+    for record in curated.conflicts:
+        ids = record.get("entity_ids")
+        if not ids:
+            continue
+        table, field_name = record.get("table_name"), record.get("field")
+        if table not in tables or table not in builder.curated_ids:
+            raise record.error("unknown table", column="table_name", value=table)
+        if field_name not in schemas[table].column_names or not record.get("resolution"):
+            raise record.error("needs a field of the table and a resolution", column="field",
+                               value=field_name)
+        unknown = [i for i in ids if i not in builder.curated_ids[table]]
+        if unknown:
+            raise record.error(f"unknown {table} row", column="entity_ids", value=unknown[0])
+        declared.append((table, set(ids)))
+        rows = tables[table].set_index(schemas[table].primary_key)
+        present = [i for i in ids if i in rows.index]
+        if len(present) < 2:
+            continue  # not a conflict within this release
+        sources = ["; ".join(sorted(set(claims.loc[(claims["table_name"] == table)
+                                                   & (claims["entity_id"] == i)
+                                                   & (claims["field"] == field_name),
+                                                   "source_id"].dropna()))) for i in present]
+        builder.conflicts.append(Conflict(
+            table_name=table, entity_id=None, metric=record.get("metric"), field=field_name,
+            values=[render_value(rows.loc[i, field_name]) for i in present],
+            source_ids=sources, resolution=str(record["resolution"]), entity_ids=present))
+    for group in competing_superlatives(tables):
+        if not any(t == group.table and set(group.entity_ids) <= ids for t, ids in declared):
+            raise CuratedError(f"curated/conflicts.yaml: {group.describe()}: declare the "
+                               f"disagreement (table_name, entity_ids, field, resolution)")
+
+
 def _figure_conflicts(builder: _ReleaseBuilder, curated: Curated, figures: pd.DataFrame) -> None:
     """Figures of one metric, date and subjects that disagree must be resolved in
     conflicts.yaml (a context window of two different models is no conflict)."""
@@ -740,7 +783,7 @@ def _figure_conflicts(builder: _ReleaseBuilder, curated: Curated, figures: pd.Da
             field=str(record.get("field", "value")),
             values=[render_value(v) for v in rows["value"]],
             source_ids=[str(s) for s in rows["source_id"]],
-            resolution=str(record["resolution"])))
+            resolution=str(record["resolution"]), entity_ids=ids))
     covered = set().union(*declared) if declared else set()
     subjects = figures["subject_ids"].map(lambda ids: " ".join(sorted(ids)))
     # Undated figures group together: without a date, two values of one metric and subjects

@@ -254,3 +254,56 @@ def test_links_are_filled_both_ways(tmp_path):
     claims = tables["claims"]
     assert not claims["field"].isin(["model_ids", "project_ids", "subsidiary_ids"])[
         claims["table_name"] != "projects"].any()
+
+
+LARGEST_PAGE = """\
+A page of superlatives
+Written in May 2026.
+Alibaba's $1 billion fund is the largest AI fund in China.
+Alibaba's $2 billion plan is the biggest AI plan in Asia.
+"""
+
+
+def _largest_investments() -> str:
+    extra = "".join(f"""
+        - investment_id: alibaba-{slug}
+          name: Alibaba {slug}
+          investor: alibaba
+          jurisdiction_id: CHN
+          amount: {amount}
+          amount_qualifier: exact
+          currency: USD
+          currency_ambiguous: false
+          claims:
+            - source: largest
+              quote: "{quote}"
+              fields: [name, investor, jurisdiction_id, amount, amount_qualifier, currency,
+                       currency_ambiguous]
+    """ for slug, amount, quote in (
+        ("fund", 1000000000, "Alibaba's $1 billion fund is the largest AI fund in China."),
+        ("plan", 2000000000, "Alibaba's $2 billion plan is the biggest AI plan in Asia.")))
+    return textwrap.dedent(FILES["investments.yaml"]) + textwrap.dedent(extra)
+
+
+def test_two_rows_each_called_the_largest_must_be_declared(tmp_path):
+    root = _project(tmp_path, {"investments.yaml": _largest_investments()},
+                    largest=LARGEST_PAGE)
+    with pytest.raises(CuratedError) as raised:
+        _release_tables(root, "2026-05-31")
+    assert str(raised.value) == (
+        "curated/conflicts.yaml: investments alibaba-fund, alibaba-plan of alibaba are each "
+        "called the largest (the largest ai fund in china; the biggest ai plan in asia): "
+        "declare the disagreement (table_name, entity_ids, field, resolution)")
+    conflicts = textwrap.dedent(FILES["conflicts.yaml"]) + textwrap.dedent("""
+        - table_name: investments
+          entity_ids: [alibaba-fund, alibaba-plan]
+          field: amount
+          resolution: Both published; the page calls each the largest of something else.
+    """)
+    root = _project(tmp_path / "declared", {"investments.yaml": _largest_investments(),
+                                            "conflicts.yaml": conflicts}, largest=LARGEST_PAGE)
+    published = _release_tables(root, "2026-05-31").tables["conflicts"]
+    row = published[published["table_name"] == "investments"].iloc[0]
+    assert list(row["entity_ids"]) == ["alibaba-fund", "alibaba-plan"]
+    assert list(row["values"]) == ["1000000000", "2000000000"]
+    assert list(row["source_ids"]) == ["largest", "largest"]
