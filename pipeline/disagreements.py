@@ -55,3 +55,36 @@ def competing_superlatives(tables: dict[str, pd.DataFrame]) -> list[Superlatives
                 found.append(Superlatives(table, owner, tuple(sorted(top)),
                                           tuple(top[e] for e in sorted(top))))
     return found
+
+
+@dataclass(frozen=True)
+class ComponentsOverTotal:
+    table: str
+    umbrella: str
+    entity_ids: tuple[str, ...]  # the umbrella first, then its components
+    total_usd: float
+    components_usd: float
+
+    def describe(self) -> str:
+        return (f"{self.table} {self.umbrella}: its components {', '.join(self.entity_ids[1:])} "
+                f"add up to {self.components_usd:,.0f} USD, more than its own "
+                f"{self.total_usd:,.0f} USD")
+
+
+def components_over_total(tables: dict[str, pd.DataFrame]) -> list[ComponentsOverTotal]:
+    """Umbrella investments whose components (part_of) add up to more than the umbrella: a
+    page's total and its parts cannot both be right. Amounts compare in USD, against the top
+    of a range; a component without a USD amount is left out of the sum."""
+    frame = tables["investments"].set_index("investment_id")
+    found = []
+    for umbrella, parts in frame[frame["part_of"].notna()].groupby("part_of"):
+        if umbrella not in frame.index:
+            continue
+        top = frame.loc[umbrella, "amount_usd_max"]
+        total = frame.loc[umbrella, "amount_usd"] if pd.isna(top) else top
+        summed = float(parts["amount_usd"].dropna().sum())
+        if pd.notna(total) and summed > float(total) * (1 + 1e-9):
+            found.append(ComponentsOverTotal("investments", umbrella,
+                                             (umbrella, *sorted(parts.index)), float(total),
+                                             summed))
+    return found

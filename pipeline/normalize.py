@@ -722,8 +722,9 @@ def _row_conflicts(builder: _ReleaseBuilder, curated: Curated, tables: dict[str,
                    schemas: dict[str, TableSchema]) -> None:
     """Disagreements between rows, declared in conflicts.yaml with `entity_ids`: each is
     published as a conflict of both rows' values. Rows of one owner that the pages each call
-    the largest must be declared so (disagreements.competing_superlatives)."""
-    from pipeline.disagreements import competing_superlatives
+    the largest, and components that add up to more than their umbrella, must be declared so
+    (pipeline.disagreements)."""
+    from pipeline.disagreements import competing_superlatives, components_over_total
 
     declared: list[tuple[str, set[str]]] = []
     claims = tables["claims"]
@@ -753,7 +754,7 @@ def _row_conflicts(builder: _ReleaseBuilder, curated: Curated, tables: dict[str,
             table_name=table, entity_id=None, metric=record.get("metric"), field=field_name,
             values=[render_value(rows.loc[i, field_name]) for i in present],
             source_ids=sources, resolution=str(record["resolution"]), entity_ids=present))
-    for group in competing_superlatives(tables):
+    for group in [*competing_superlatives(tables), *components_over_total(tables)]:
         if not any(t == group.table and set(group.entity_ids) <= ids for t, ids in declared):
             raise CuratedError(f"curated/conflicts.yaml: {group.describe()}: declare the "
                                f"disagreement (table_name, entity_ids, field, resolution)")

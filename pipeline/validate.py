@@ -100,6 +100,18 @@ def check_quotes(claims: pd.DataFrame, texts: dict[str, SourceText]) -> list[str
     return messages[:MAX_MESSAGES]
 
 
+def shared_ids(tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema]
+               ) -> dict[str, list[str]]:
+    """IDs that are keys of more than one table (a project and its model both `allam`): a
+    reference that may point at either cannot say which."""
+    where: dict[str, list[str]] = {}
+    for name, frame in tables.items():
+        if name in schemas and schemas[name].claims:
+            for key in frame[schemas[name].primary_key]:
+                where.setdefault(key, []).append(name)
+    return {key: names for key, names in sorted(where.items()) if len(names) > 1}
+
+
 def check_release(tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema],
                   texts: dict[str, SourceText]) -> list[str]:
     """All checks at once; publish refuses to write anything while this returns messages."""

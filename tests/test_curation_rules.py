@@ -307,3 +307,45 @@ def test_two_rows_each_called_the_largest_must_be_declared(tmp_path):
     assert list(row["entity_ids"]) == ["alibaba-fund", "alibaba-plan"]
     assert list(row["values"]) == ["1000000000", "2000000000"]
     assert list(row["source_ids"]) == ["largest", "largest"]
+
+
+PARTS_PAGE = """\
+A page of parts
+Written in May 2026.
+Of France's AI plan, €200 billion goes to one campus.
+"""
+
+
+def test_components_that_add_up_to_more_than_their_total_must_be_declared(tmp_path):
+    investments = textwrap.dedent(FILES["investments.yaml"]) + textwrap.dedent("""
+        - investment_id: france-ai-campus
+          name: France AI campus
+          investor: FRA
+          jurisdiction_id: FRA
+          amount: 200000000000
+          amount_qualifier: exact
+          currency: EUR
+          currency_ambiguous: false
+          part_of: france-ai-109bn
+          claims:
+            - source: parts
+              quote: "Of France's AI plan, €200 billion goes to one campus."
+              fields: [name, investor, jurisdiction_id, amount, amount_qualifier, currency,
+                       currency_ambiguous, part_of]
+    """)
+    root = _project(tmp_path, {"investments.yaml": investments}, parts=PARTS_PAGE)
+    with pytest.raises(CuratedError, match=r"investments france-ai-109bn: its components "
+                       r"france-ai-campus add up to 207,780,000,000 USD, more than its own "
+                       r"113,240,100,000 USD: declare the disagreement"):
+        _release_tables(root, "2026-05-31")
+    conflicts = textwrap.dedent(FILES["conflicts.yaml"]) + textwrap.dedent("""
+        - table_name: investments
+          entity_ids: [france-ai-109bn, france-ai-campus]
+          field: amount
+          resolution: Both published; the page's part exceeds its total.
+    """)
+    root = _project(tmp_path / "declared", {"investments.yaml": investments,
+                                            "conflicts.yaml": conflicts}, parts=PARTS_PAGE)
+    published = _release_tables(root, "2026-05-31").tables["conflicts"]
+    assert list(published[published["table_name"] == "investments"].iloc[0]["values"]) == [
+        "109000000000", "200000000000"]

@@ -144,3 +144,15 @@ def test_pandera_checks_every_item_of_a_list_column():
     bad = frame_from_records(projects, [{**row, "other_layers": ["data", "space"]}])
     [message] = check_schema(projects, bad)
     assert "'p'" in message and "other_layers" in message and "items one of" in message
+
+
+def test_shared_ids_names_every_key_used_by_two_tables():
+    import pandas as pd
+
+    from pipeline.validate import shared_ids
+
+    schemas = load_schemas(REPO / "schemas")
+    tables = {"models": pd.DataFrame({"model_id": ["allam", "jais"]}),
+              "projects": pd.DataFrame({"project_id": ["allam", "eurohpc"]}),
+              "claims": pd.DataFrame({"claim_id": ["allam"]})}  # not an entity table
+    assert shared_ids(tables, schemas) == {"allam": ["models", "projects"]}
