@@ -89,9 +89,6 @@ def run_check(paths: ProjectPaths, echo: Callable[[str], None] = print) -> int:
             for row in resolution.set_aside.itertuples(index=False):
                 echo(f"  not an entity (declared at {row.config_file}:{row.config_line}): "
                      f"{row.name!r} in {row.locator}: {row.reason}")
-            # Not blocking yet: renaming one side needs a decision for every reference to it.
-            for key, names in validate.shared_ids(tables.tables, schemas).items():
-                echo(f"  shared id: {key!r} is a key of {' and '.join(names)}")
             for row in conflicts.itertuples(index=False):
                 subject = row.metric if is_missing(row.entity_id) else row.entity_id
                 echo(f"  conflict: {row.table_name} {subject} "

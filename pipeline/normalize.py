@@ -628,6 +628,7 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
         tables[table] = frame_from_records(schema, rows)
 
     _add_inverse_links(tables, schemas)
+    _add_reference_types(tables, builder.published_ids)
     _figure_conflicts(builder, curated, tables["figures"])
     tables["claims"] = frame_from_records(schemas["claims"], _dedupe(builder.claim_rows))
     _row_conflicts(builder, curated, tables, schemas)
@@ -654,6 +655,27 @@ def _dedupe(rows: list[dict]) -> list[dict]:
     for row in rows:
         unique.setdefault(row["claim_id"], row)
     return list(unique.values())
+
+
+# What each table's rows are called in a type column, for references that may point at several.
+REFERENCE_TYPES = {"jurisdictions": "jurisdiction", "regions": "region",
+                   "organizations": "organization", "model_families": "model_family",
+                   "models": "model", "projects": "project"}
+TYPED_LISTS = {("figures", "subject_ids"): "subject_types",
+               ("groupings", "member_ids"): "member_types"}
+
+
+def _add_reference_types(tables: dict[str, pd.DataFrame], published_ids: dict[str, set[str]]
+                         ) -> None:
+    """A list that may point at several tables gets a parallel list of each item's table, so
+    a join knows where to look (an ID is a key of one table only: validate.shared_ids)."""
+    table_of = {key: kind for table, kind in REFERENCE_TYPES.items()
+                for key in published_ids.get(table, set())}
+    for (table, column), types in TYPED_LISTS.items():
+        frame = tables.get(table)
+        if frame is not None and column in frame.columns:
+            frame[types] = pd.Series([[table_of[i] for i in ids] for ids in frame[column]],
+                                     index=frame.index, dtype=object)
 
 
 def _add_inverse_links(tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema]

@@ -121,4 +121,6 @@ def check_release(tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchem
     messages += check_foreign_keys(tables, schemas)
     messages += check_claim_coverage(tables, schemas)
     messages += check_quotes(tables["claims"], texts)
+    messages += [f"{key!r} is a key of {' and '.join(names)}: one thing, one ID (rename one, "
+                 f"with a redirect)" for key, names in shared_ids(tables, schemas).items()]
     return messages

@@ -112,7 +112,7 @@ def test_umbrella_amounts_are_not_double_counted(out):
     umbrellas = investments[investments["part_of"].isna()]
     assert "mistral-ai-series-c-2025" not in umbrellas.index
     # "$" for a non-US programme is recorded as ambiguous, not silently taken as USD.
-    assert bool(investments.loc["humain-ai-strategy", "currency_ambiguous"])
+    assert bool(investments.loc["humain-ai-strategy-investment", "currency_ambiguous"])
 
 
 def test_conflicting_counts_are_listed_with_both_sources(out):
@@ -138,10 +138,10 @@ def test_origins_programmes_and_open_projects_without_a_licence(out):
     assert set(projects["layer"]) == {"compute", "models", "data"}  # DESIGN.md's three values
     parts = set(projects.index[projects["part_of"] == "indiaai-mission"])
     assert parts == {"indiaai-compute-capacity", "aikosha", "indiaai-innovation-centre",
-                     "bharatgen"}
+                     "bharatgen-project"}
     assert set(projects.loc[sorted(parts), "layer"]) == {"compute", "data", "models"}
     # "release open weights" without a licence: open, terms unspecified (not permissive).
-    assert projects.loc["minerva", "release_status"] == "open_unspecified"
+    assert projects.loc["minerva-project", "release_status"] == "open_unspecified"
 
 
 def test_one_conflict_row_per_disagreement_and_figures_by_subject(out):
@@ -213,7 +213,7 @@ def test_reference_columns_join_their_one_table(out):
     investments = tables["investments"].set_index("investment_id")
     assert investments.loc["microsoft-japan-2024", "investor_organization_id"] == "microsoft"
     assert investments.loc["france-ai-infrastructure-109bn", "investor_jurisdiction_id"] == "FRA"
-    assert investments.loc["france-uae-ai-data-center", "investor_type"] == "named"
+    assert investments.loc["france-uae-ai-data-center-investment", "investor_type"] == "named"
     assessments = tables["assessments"]
     by_type = assessments.groupby("subject_type")
     assert set(by_type.groups) <= {"jurisdiction", "region"}
@@ -228,9 +228,31 @@ def test_links_the_pages_give_are_filled_both_ways(out):
         for model in produced:
             assert project in list(models.loc[model, "project_ids"]), (project, model)
     # Named in the same sentence as ALLaM and Krikri, which list their models: so do these.
-    for project in ("sahabat-ai", "taide", "bharatgen", "viettel-administrative-pilot"):
-        assert list(projects.loc[project, "model_ids"]) == [project]
+    for model in ("sahabat-ai", "taide", "bharatgen", "viettel-administrative-pilot"):
+        assert list(projects.loc[f"{model}-project", "model_ids"]) == [model]
     families = _table(out, LATEST, "model_families").set_index("family_id")
     assert {"qwen-3", "qwen-3-6"} <= set(families.loc["qwen", "model_ids"])
     organizations = _table(out, LATEST, "organizations").set_index("organization_id")
     assert "google-deepmind" in set(organizations.loc["alphabet", "subsidiary_ids"])
+
+
+def test_one_thing_one_id_and_typed_lists(out):
+    """No ID is a key of two tables (a project and its model, a family and its company), so
+    the lists that may point at several tables carry each item's table."""
+    from pipeline.validate import shared_ids
+
+    tables = {name: _table(out, LATEST, name) for name in SCHEMAS}
+    assert shared_ids(tables, SCHEMAS) == {}
+    kinds = {"jurisdictions": "jurisdiction", "regions": "region",
+             "organizations": "organization", "model_families": "model_family",
+             "models": "model", "projects": "project"}
+    keys = {kind: set(tables[t][SCHEMAS[t].primary_key]) for t, kind in kinds.items()}
+    for table, ids, types in (("figures", "subject_ids", "subject_types"),
+                              ("groupings", "member_ids", "member_types")):
+        for row_ids, row_types in zip(tables[table][ids], tables[table][types], strict=True):
+            assert len(row_ids) == len(row_types)
+            assert all(i in keys[t] for i, t in zip(row_ids, row_types, strict=True))
+    models = tables["models"].set_index("model_id")
+    assert list(models.loc["allam", "project_ids"]) == ["allam-project"]
+    families = tables["model_families"].set_index("family_id")
+    assert "deepseek-family" in families.index and "deepseek" not in families.index
