@@ -19,7 +19,7 @@ from pipeline.capture import Capture
 from pipeline.curated import DATE_PRECISIONS, Curated, CuratedError, Record, parse_date
 from pipeline.extract import capture_text
 from pipeline.like_cases import unlike_cases
-from pipeline.quotes import SourceText, basis_problem
+from pipeline.quotes import SourceText, basis_problem, names_any
 from pipeline.schemas import FORMATS, ColumnSpec, TableSchema, frame_from_records, is_missing
 from pipeline.text import fold_name
 
@@ -568,6 +568,31 @@ class _ReleaseBuilder:
                 elif values is not None and not kept:
                     row[column.name] = None
 
+    def unnamed_rows(self) -> list[str]:
+        """Table-basis claims whose row names neither the entity nor (for a model) its
+        family, and whose `note` does not say how the row bears on it."""
+        problems = []
+        families = self.curated_ids.get("model_families", {})
+        for table, drafts in self.curated_ids.items():
+            if "name" not in self.schemas[table].column_names:
+                continue
+            for draft in drafts.values():
+                names = [draft.values.get("name") or "", *(draft.values.get("aliases") or [])]
+                family = families.get(draft.values.get("family_id") or "")
+                if family is not None:
+                    names += [family.values.get("name") or "",
+                              *(family.values.get("aliases") or [])]
+                for claim in draft.claims:
+                    if (claim.basis == "table" and self.active(claim)
+                            and not claim.record.get("note")
+                            and not names_any(claim.quote or "", names)):
+                        problems.append(
+                            f"{claim.record.file}:{claim.record.line}: {table} "
+                            f"{draft.entity_id}: the table row quoted names neither "
+                            f"{draft.values.get('name')!r} nor its family; say in `note` how "
+                            f"the row bears on it, or quote the row that names it")
+        return problems
+
     def quoted_enum_claims(self):
         """(table, entity, field, value, quote, record, not_stated_for) for each quoted claim
         of this release that supports a published value of a column that may be unknown."""
@@ -638,7 +663,8 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
          "field": c.field, "values": c.values, "source_ids": c.source_ids,
          "resolution": c.resolution, "entity_ids": c.entity_ids}
         for c in builder.conflicts])
-    problems = unlike_cases(builder.quoted_enum_claims(), tables, schemas)
+    problems = builder.unnamed_rows() + unlike_cases(builder.quoted_enum_claims(), tables,
+                                                     schemas)
     if problems:
         raise CuratedError("\n".join(problems))
     if "layer_evidence" in schemas:  # derived from the tables above, never curated

@@ -83,3 +83,14 @@ def basis_problem(text: SourceText, quote: str, basis: str, title: str) -> str |
         return (f"a basis: {basis} quote must be the whole {what} it relies on, a line of the "
                 f"capture, not part of one")
     return None
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.casefold())
+
+
+def names_any(quote: str, names: list[str]) -> bool:
+    """Whether the quote names one of `names`, compared without case, spaces or punctuation
+    (captured table rows often lose their separators: "Qwen 3.6Alibaba1M context")."""
+    folded = _letters(quote)
+    return any(len(_letters(n)) >= 2 and _letters(n) in folded for n in names)

@@ -146,3 +146,17 @@ def test_sovai_check_lists_every_claim_that_rests_on_a_title(tmp_path):
              if "title states no value" in line and line.startswith("BLOCKING: curated/")]
     assert len(lines) == 2, result.output  # Mistral Large's claim and Hunyuan's, with lines
     assert all(line.startswith("BLOCKING: curated/models.yaml:") for line in lines)
+
+
+def test_a_table_row_must_name_its_entity_or_say_how_it_bears_on_it(tmp_path):
+    wrong_row = _edit("models.yaml", 'quote: "| Mistral Large | Mistral AI | France |",',
+                      'quote: "| Qwen 3.6 | Alibaba | China |",')
+    message = _build_fails(tmp_path / "a", wrong_row)
+    assert "curated/models.yaml:" in message and "models mistral-large: the table row quoted " \
+           "names neither 'Mistral Large' nor its family" in message
+    # The same row with the curator's reason is accepted (the value must still be supported).
+    noted = _edit("models.yaml", 'quote: "| Mistral Large | Mistral AI | France |",',
+                  'quote: "| Qwen 3.6 | Alibaba | China |", note: "For the test: a reason.",')
+    root = write_project(tmp_path / "b" / "project", noted)
+    run_build(project_paths(root, tmp_path / "b" / "out"), "2026-04-25", echo=lambda _: None,
+              instance=dg.DagsterInstance.ephemeral())

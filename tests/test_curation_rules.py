@@ -240,7 +240,7 @@ def test_links_are_filled_both_ways(tmp_path):
         "  release_status: not_applicable\n  model_ids: [mistral-large]\n").replace(
         "fields: [name, jurisdiction_id, layer]}", "fields: [name, jurisdiction_id, layer]}\n"
         '    - {source: mini-page, quote: "| Mistral Large | Mistral AI | France |", '
-        "basis: table, fields: [model_ids]}")
+        'basis: table, note: "The row names the model.", fields: [model_ids]}')
     root = _project(tmp_path, {"organizations.yaml": organizations, "projects.yaml": projects})
     tables = _release_tables(root, "2026-04-25").tables
     families = tables["model_families"].set_index("family_id")
