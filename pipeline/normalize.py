@@ -217,6 +217,16 @@ def _check_value(record: Record, key: str, column: ColumnSpec, value: Any) -> No
                 raise record.error(f"not {label}", key=key, column=column.name, value=item)
 
 
+def _not_stated_for(claim: Record, key: str) -> dict[str, str]:
+    """Entities a claim's quote names without stating its value for them, with the reason."""
+    value = claim.get("not_stated_for") or {}
+    if not (isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                            and v.strip() for k, v in value.items())):
+        raise claim.error("not_stated_for must map entity IDs to the reason", key=key,
+                          column="not_stated_for", value=value)
+    return dict(value)
+
+
 def _parse_claim(claim: Any, entity: Record, key: str, schema: TableSchema,
                  sources: dict[str, SourceInfo]) -> ClaimDraft:
     if not isinstance(claim, Record):
@@ -229,15 +239,9 @@ def _parse_claim(claim: Any, entity: Record, key: str, schema: TableSchema,
         raise claim.error(f"basis must be one of {list(BASES)}", key=key, column="basis",
                           value=basis)
     claimable = {c.name: c for c in schema.columns if c.name != schema.primary_key}
-    not_stated_for = claim.get("not_stated_for") or {}
-    if not (isinstance(not_stated_for, dict) and all(
-            isinstance(k, str) and isinstance(v, str) and v.strip()
-            for k, v in not_stated_for.items())):
-        raise claim.error("not_stated_for must map entity IDs to the reason", key=key,
-                          column="not_stated_for", value=not_stated_for)
     draft = ClaimDraft(record=claim, source_id=claim.get("source"), quote=claim.get("quote"),
                        basis=basis, reference=claim.get("reference"), line=None,
-                       not_stated_for=dict(not_stated_for))
+                       not_stated_for=_not_stated_for(claim, key))
     fields = claim.get("fields")
     if isinstance(fields, list):
         names = fields
