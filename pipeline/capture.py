@@ -56,6 +56,15 @@ def capture_name(sha256: str, media_type: str) -> str:
     return f"{sha256}{EXTENSIONS.get(media_type, '.bin')}"
 
 
+CAPTURES = "captures"  # releases/captures/ and the site's: the captures releases cite
+
+
+def published_capture_path(source_id: str, sha256: str, media_type: str) -> str:
+    """Where releases/ and the site keep a capture the releases quote, relative to their
+    root: captures/<source>/<sha256>.<ext>."""
+    return f"{CAPTURES}/{source_id}/{capture_name(sha256, media_type)}"
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -77,7 +86,8 @@ def split_content_type(content_type: str | None) -> tuple[str, str | None]:
     return media_type.strip().lower(), charset
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file whole or not at all (a temporary file beside it, then a rename)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -119,9 +129,9 @@ def capture_bytes(
         http=dict(http or {}),
         path=folder / capture_name(digest, media_type),
     )
-    _write_atomic(capture.path, data)
+    write_atomic(capture.path, data)
     sidecar = json.dumps(capture.sidecar(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    _write_atomic(folder / f"{digest}.json", sidecar.encode("utf-8"))
+    write_atomic(folder / f"{digest}.json", sidecar.encode("utf-8"))
     return capture, True
 
 

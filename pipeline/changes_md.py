@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from pipeline.capture import capture_name
+from pipeline.capture import published_capture_path
 from pipeline.schemas import TableSchema
 
 # The order researchers read tables in; others follow alphabetically.
@@ -157,7 +157,7 @@ class _Release:
             sha256, media_type = row.get("sha256"), row.get("media_type")
             if _missing(sha256) or _missing(media_type):
                 return title
-            url = f"../captures/{source_id}/{capture_name(str(sha256), str(media_type))}"
+            url = "../" + published_capture_path(source_id, str(sha256), str(media_type))
         # Reference-style links keep the notes readable as text; render_changes_md appends
         # the targets at the end.
         self.link_targets[source_id] = str(url)

@@ -49,7 +49,7 @@ KINDS = (
     EvidenceKind("licence", "weights_unknown", "models", "model_id", "open_weights",
                  _is("open_weights", "unknown")),
     EvidenceKind("dependency", "us_tech_dependency", "assessments", "assessment_id", "value",
-                 _is("dimension", "us_tech_dependency"), where="jurisdiction_id"),
+                 _is("dimension", "us_tech_dependency")),
 )
 
 

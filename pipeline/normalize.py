@@ -651,9 +651,13 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
         # Derived columns: computed from values already claimed, so they need no claim.
         if table == "investments":
             _add_usd(rows, builder, tables.get("fx_rates"))
-            _add_investor_types(rows, builder.published_ids)
-        elif table == "assessments":
-            _add_subject_types(rows, builder.published_ids)
+            _type_reference(rows, "investor", {"organizations": "investor_organization_id",
+                                               "jurisdictions": "investor_jurisdiction_id"},
+                            builder.published_ids, otherwise="named")
+        elif table == "assessments":  # references checked: a subject is one or the other
+            _type_reference(rows, "subject_id", {"jurisdictions": "jurisdiction_id",
+                                                 "regions": "region_id"},
+                            builder.published_ids, otherwise="region")
         tables[table] = frame_from_records(schema, rows)
 
     _add_inverse_links(tables, schemas)
@@ -730,29 +734,18 @@ def _add_inverse_links(tables: dict[str, pd.DataFrame], schemas: dict[str, Table
                 index=frame.index, dtype=object)
 
 
-def _add_subject_types(rows: list[dict], published_ids: dict[str, set[str]]) -> None:
-    """An assessment's subject is a jurisdiction or a region: say which, and give it in the
-    column of its table, so each reference column points at exactly one table."""
+def _type_reference(rows: list[dict], column: str, targets: dict[str, str],
+                    published_ids: dict[str, set[str]], *, otherwise: str) -> None:
+    """A value that may be a key of several tables: `<column>_type` says which (REFERENCE_TYPES
+    names it), and one typed column per table, `targets[table]`, holds it or null, so every
+    reference column points at exactly one table. A value in none of them is `otherwise`."""
     for row in rows:
-        subject = row["subject_id"]
-        is_jurisdiction = subject in published_ids.get("jurisdictions", set())
-        row["subject_type"] = "jurisdiction" if is_jurisdiction else "region"
-        row["jurisdiction_id"] = subject if is_jurisdiction else None
-        row["region_id"] = None if is_jurisdiction else subject
-
-
-def _add_investor_types(rows: list[dict], published_ids: dict[str, set[str]]) -> None:
-    """An investor is an organisation, a jurisdiction or, where no single ID fits, the page's
-    words: say which, and give an ID in the column of its table."""
-    for row in rows:
-        investor = row["investor"]
-        row["investor_organization_id"] = row["investor_jurisdiction_id"] = None
-        if investor in published_ids.get("organizations", set()):
-            row["investor_type"], row["investor_organization_id"] = "organization", investor
-        elif investor in published_ids.get("jurisdictions", set()):
-            row["investor_type"], row["investor_jurisdiction_id"] = "jurisdiction", investor
-        else:
-            row["investor_type"] = "named"
+        value = row[column]
+        table = next((t for t in targets if value in published_ids.get(t, set())), None)
+        row[f"{column.removesuffix('_id')}_type"] = (REFERENCE_TYPES[table] if table
+                                                     else otherwise)
+        for target, typed_column in targets.items():
+            row[typed_column] = value if target == table else None
 
 
 def _add_usd(rows: list[dict], builder: _ReleaseBuilder, fx: pd.DataFrame | None) -> None:

@@ -16,13 +16,12 @@ import pandas as pd
 import pyarrow
 import pyarrow.parquet as pq
 
-from pipeline.capture import capture_name
+from pipeline.capture import CAPTURES, published_capture_path, write_atomic
 from pipeline.releases import Release, SealedReleaseError, sha256_file, verify_release_folder
 from pipeline.schemas import TableSchema, to_arrow
 from pipeline.site.config import DESCRIPTION, Publication
 
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
-CAPTURES = "captures"  # releases/captures/: the captures releases cite, content-addressed
 
 
 def write_parquet(table: pyarrow.Table, path: Path) -> None:
@@ -64,7 +63,7 @@ def _citation(release: Release, publication: Publication) -> str:
 def _source_descriptor(row: Any, release: Release, publication: Publication) -> dict:
     """A source as the package lists it: its own URL, else its capture in the site (absolute
     under the base URL when one is set, else relative to the release folder)."""
-    capture = f"{CAPTURES}/{row.source_id}/{capture_name(row.sha256, row.media_type)}"
+    capture = published_capture_path(row.source_id, row.sha256, row.media_type)
     path = (row.url if isinstance(row.url, str) and row.url
             else publication.url(capture) or f"../{capture}")
     return {"title": row.title, "path": path, "source_id": row.source_id,
@@ -277,22 +276,20 @@ def publish_captures(releases_dir: Path, raw_dir: Path) -> list[Path]:
         sources = pq.read_table(folder / "sources.parquet",
                                 columns=["source_id", "sha256", "media_type"]).to_pylist()
         for row in sources:
-            name = capture_name(row["sha256"], row["media_type"])
-            target = releases_dir / CAPTURES / row["source_id"] / name
+            relative = published_capture_path(row["source_id"], row["sha256"],
+                                              row["media_type"])
+            target = releases_dir / relative
             if target.is_file():
                 continue
-            origin = raw_dir / row["source_id"] / name
+            origin = raw_dir / relative.removeprefix(f"{CAPTURES}/")
             if not origin.is_file() or sha256_file(origin) != row["sha256"]:
                 raise FileNotFoundError(f"{folder.name}/sources.parquet: source "
                                         f"{row['source_id']!r} was built from capture "
                                         f"{row['sha256']}, which raw/ no longer holds at "
                                         f"{origin}")
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(origin.read_bytes())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
+            write_atomic(target, origin.read_bytes())
+            os.chmod(target, 0o644)  # served as is by a static host
             added.append(target)
     return added
 

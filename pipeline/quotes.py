@@ -57,7 +57,6 @@ class SourceText:
         index = bisect.bisect_right(self._starts, offset) - 1
         return self._lines[index] if index >= 0 else 1
 
-
     @cached_property
     def lines(self) -> set[str]:
         """Every non-empty line of the capture, whitespace folded."""

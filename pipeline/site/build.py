@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.publish import CAPTURES, atomic_folder, write_json, write_text
+from pipeline.publish import atomic_folder, write_json, write_text
 from pipeline.releases import SealedReleaseError, sha256_file, verify_release_folder
 from pipeline.site.config import Publication
 
@@ -127,8 +127,7 @@ def _write_archive(folder: Path, entry: dict) -> Path:
     order and permissions: the same release gives the same bytes."""
     site = folder.parent
     members = [f["path"] for f in entry["files"]]
-    members += sorted(f"{CAPTURES}/{p.parent.name}/{p.name}"
-                      for p in _cited_captures(site, folder))
+    members += sorted(row["capture"] for row in _source_rows(folder))
     target = folder / archive_name(entry["date"])
     year, month, day = (int(part) for part in entry["date"].split("-"))
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
@@ -139,10 +138,6 @@ def _write_archive(folder: Path, entry: dict) -> Path:
             info.create_system = 3  # Unix, whatever machine builds it
             zf.writestr(info, (site / relative).read_bytes(), compresslevel=9)
     return target
-
-
-def _cited_captures(site: Path, folder: Path) -> list[Path]:
-    return [site / row["capture"] for row in _source_rows(folder)]
 
 
 def _site_index(site: Path, index: dict, downloads: list[ReleaseDownloads]) -> dict:
@@ -192,14 +187,14 @@ def _source_rows(folder: Path) -> list[dict]:
     """A release's sources as its page lists them, each with the path of its capture."""
     import pyarrow.parquet as pq
 
-    from pipeline.capture import capture_name
+    from pipeline.capture import published_capture_path
 
     rows = pq.read_table(folder / "sources.parquet", columns=[
         "source_id", "title", "url", "published_on", "date_precision", "sha256",
         "media_type"]).to_pylist()
     for row in rows:
-        name = capture_name(row["sha256"], row["media_type"])
-        row["capture"] = f"{CAPTURES}/{row['source_id']}/{name}"
+        row["capture"] = published_capture_path(row["source_id"], row["sha256"],
+                                                row["media_type"])
     return rows
 
 
