@@ -25,6 +25,7 @@ from pipeline.site.config import Publication
 
 LOADER_NAME = "sovai_dataset.py"
 _LOADER_SOURCE = Path(__file__).resolve().parent.parent / "dataset.py"
+_STATIC = Path(__file__).resolve().parent / "static"
 
 
 class SiteError(RuntimeError):
@@ -165,22 +166,39 @@ def _write_loader(target: Path, publication: Publication) -> None:
 
 
 def _write_root_pages(site: Path, site_index: dict, publication: Publication) -> None:
+    """CITATION.cff, find.js and every release's pages; the latest published release's
+    pages also at the root, where its release page is the home (index.html)."""
     from pipeline.site.citation import citation_cff
-    from pipeline.site.pages import render_page
 
     published = [r for r in site_index["releases"] if r["status"] == "published"]
     latest = published[-1] if published else None
     write_text(site / "CITATION.cff", citation_cff(publication, latest and {
         "date": latest["date"], "title": latest["title"],
         "datapackage_sha256": latest["datapackage_sha256"]}))
-    write_text(site / "index.html", render_page(
-        "index.html.j2", depth=0, title="Sovereign AI Atlas", releases=site_index["releases"],
-        latest=latest, loader=site_index["loader"], publication=publication))
+    shutil.copyfile(_STATIC / "find.js", site / "find.js")
     for entry in site_index["releases"]:
-        write_text(site / entry["date"] / "index.html", render_page(
-            "release.html.j2", depth=1, title=f"Sovereign AI Atlas, release {entry['date']}",
-            release=entry, sources=_source_rows(site / entry["date"]),
-            loader=site_index["loader"], publication=publication))
+        _write_release_pages(site, entry, site_index, publication,
+                             home=entry is (latest or site_index["releases"][-1]))
+
+
+def _write_release_pages(site: Path, entry: dict, site_index: dict, publication: Publication,
+                         *, home: bool) -> None:
+    from pipeline.site.pageset import PageSet
+    from pipeline.site.people_pages import write_set
+    from pipeline.site.release_body import release_body
+    from pipeline.site.release_data import load_release
+    from pipeline.site.sections import Context
+
+    ctx = Context(load_release(site / entry["date"]))
+    body = release_body(ctx, site_index["releases"], site / entry["date"])
+    sets = [(f"{entry['date']}/", "release.html.j2",
+             f"Sovereign AI Atlas, release {entry['date']}")]
+    if home:
+        sets.append(("", "index.html.j2", "Sovereign AI Atlas"))
+    for folder, template, title in sets:
+        write_set(PageSet(site, folder, entry, ctx, publication), body, template,
+                  title=title, releases=site_index["releases"], loader=site_index["loader"],
+                  latest=entry if entry["status"] == "published" else None)
 
 
 def _source_rows(folder: Path) -> list[dict]:

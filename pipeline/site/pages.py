@@ -7,6 +7,9 @@ from typing import Any
 
 import jinja2
 
+from pipeline.site.chart_data import LAYERS, OPEN_WEIGHTS
+from pipeline.site.numbers import scaled
+
 
 @cache
 def _environment() -> jinja2.Environment:
@@ -30,4 +33,6 @@ def render_page(template: str, *, depth: int, title: str, **context: Any) -> str
     """A page `depth` folders below the site root; `root` is the relative way back up."""
     env = _environment()
     env.filters["bytes"] = human_bytes
+    env.filters["scaled"] = scaled
+    env.globals.update(ow=OPEN_WEIGHTS, layers=LAYERS)
     return env.get_template(template).render(title=title, root="../" * depth, **context)
