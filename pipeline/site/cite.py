@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from pipeline.site.release_data import ReleaseData
 
-UNSTATED = {"unknown": "unknown: no page states it", None: "not stated"}
+UNSTATED = {"unknown": "unknown: no page states it", None: "not stated",
+            "not_applicable": "not applicable"}
 
 
 @dataclass(frozen=True)
