@@ -23,6 +23,7 @@ from pipeline import dataset
 from pipeline.site.build import archive_name, build_site
 from pipeline.site.config import Publication, load_publication
 
+from . import site_fixture
 from .conftest import REPO
 from .serving import Server as _Server
 from .tool_envs import tool_env
@@ -40,10 +41,12 @@ def _tree(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+built_site = site_fixture.built_site  # one build for the session
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    return build_site(RELEASES, tmp_path_factory.mktemp("site") / "site",
-                      load_publication(REPO / "curated"))
+def site(built_site) -> Path:
+    return built_site
 
 
 @pytest.fixture

@@ -17,20 +17,19 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.site.build import build_site
-from pipeline.site.config import load_publication
-
+from . import site_fixture
 from .cdp import MISSING, Browser, find_chromium
-from .conftest import REPO
 from .serving import Server
 
 COUNTRY = "FRA"  # has models, a project and investments in every release but the first
 
 
+built_site = site_fixture.built_site  # one build for the session
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    return build_site(REPO / "releases", tmp_path_factory.mktemp("browser") / "site",
-                      load_publication(REPO / "curated"))
+def site(built_site) -> Path:
+    return built_site
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ captures/."""
 from __future__ import annotations
 
 import posixpath
+from html import escape
 from urllib.parse import urlsplit
 
 _SEALED_RAW = "../../raw/"
@@ -21,10 +22,27 @@ def changes_html(markdown: str, date: str, page_dir: str) -> str:
     for token in tokens:
         if token.type in ("heading_open", "heading_close"):
             token.tag = f"h{min(int(token.tag[1]) + 2, 6)}"
+        if token.type == "th_open":
+            token.attrSet("scope", "col")
         for child in token.children or []:
             if child.type == "link_open":
                 child.attrSet("href", rebase(str(child.attrGet("href")), date, page_dir))
-    return md.renderer.render(tokens, md.options, {})
+    return md.renderer.render(_captioned(tokens), md.options, {})
+
+
+def _captioned(tokens: list) -> list:
+    """Each table gets a caption: the heading it sits under."""
+    from markdown_it.token import Token
+
+    out, heading = [], ""
+    for i, token in enumerate(tokens):
+        out.append(token)
+        if token.type == "heading_open":
+            heading = tokens[i + 1].content
+        if token.type == "table_open":
+            out.append(Token("html_block", "", 0,
+                             content=f"<caption>{escape(heading)}</caption>\n"))
+    return out
 
 
 def rebase(href: str, date: str, page_dir: str) -> str:
