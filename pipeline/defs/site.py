@@ -15,8 +15,10 @@ from pipeline.site.config import load_publication
 def build_site_assets() -> list[dg.AssetsDefinition]:
     @dg.asset(group_name="publish", deps=["release_folder"],
               description="The static site (site/ by default): every release folder as "
-                          "published, with its zip, croissant.json, CITATION.cff, data "
-                          "dictionary and pages, servable by any static host.")
+                          "published, with its zip, croissant.json, CITATION.cff and data "
+                          "dictionary, and its pages for people (charts, a page per "
+                          "jurisdiction, region and source, search), servable by any "
+                          "static host.")
     def release_site(settings: AtlasSettings) -> dg.MaterializeResult:
         paths = settings.paths()
         target = build_site(paths.releases, Path(settings.site_dir or paths.root / "site"),
@@ -26,6 +28,7 @@ def build_site_assets() -> list[dg.AssetsDefinition]:
             "path": str(target),
             "releases": len(index["releases"]),
             "published": sum(r["status"] == "published" for r in index["releases"]),
+            "pages": sum(1 for _ in target.rglob("*.html")),
             "datapackage_sha256": dg.MetadataValue.json(
                 {r["date"]: r["datapackage_sha256"] for r in index["releases"]}),
         })
