@@ -23,6 +23,7 @@ ENTITY_FILES = [
     "fx_rates",
 ]
 DATE_PRECISIONS = ("day", "month", "year")  # how far a source's published_on can be trusted
+DATE_BOUNDS = ("within", "not_before", "not_after")  # what the date evidence bounds
 
 
 class CuratedError(ValueError):

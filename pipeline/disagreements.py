@@ -1,6 +1,6 @@
 """Disagreements no single field shows: two rows of one owner that the pages each call the
-largest. Found over the claims of a release; each must be declared in conflicts.yaml, which
-publishes both rows with a resolution."""
+largest, and components that cannot make up their stated total. Found over a release's tables;
+each must be declared in conflicts.yaml, which publishes the rows with a resolution."""
 
 from __future__ import annotations
 
@@ -58,33 +58,59 @@ def competing_superlatives(tables: dict[str, pd.DataFrame]) -> list[Superlatives
 
 
 @dataclass(frozen=True)
-class ComponentsOverTotal:
+class ComponentsOffTotal:
     table: str
     umbrella: str
     entity_ids: tuple[str, ...]  # the umbrella first, then its components
-    total_usd: float
-    components_usd: float
+    total: float
+    components: float
+    currency: str
 
     def describe(self) -> str:
+        side = "more" if self.components > self.total else "less"
         return (f"{self.table} {self.umbrella}: its components {', '.join(self.entity_ids[1:])} "
-                f"add up to {self.components_usd:,.0f} USD, more than its own "
-                f"{self.total_usd:,.0f} USD")
+                f"add up to {self.components:,.0f} {self.currency}, {side} than its own "
+                f"{self.total:,.0f} {self.currency}")
 
 
-def components_over_total(tables: dict[str, pd.DataFrame]) -> list[ComponentsOverTotal]:
-    """Umbrella investments whose components (part_of) add up to more than the umbrella: a
-    page's total and its parts cannot both be right. Amounts compare in USD, against the top
-    of a range; a component without a USD amount is left out of the sum."""
+def _comparable(frame: pd.DataFrame) -> tuple[str, str, str] | None:
+    """(low, high, currency) columns in which an umbrella and its parts compare: the stated
+    amounts where all share one currency (also when "$" is unresolved), else USD."""
+    if frame["currency"].nunique() == 1:
+        return "amount", "amount_max", str(frame["currency"].iloc[0])
+    if frame["amount_usd"].notna().all():
+        return "amount_usd", "amount_usd_max", "USD"
+    return None
+
+
+def components_off_total(tables: dict[str, pd.DataFrame]) -> list[ComponentsOffTotal]:
+    """Umbrella investments whose components (part_of) cannot make up the umbrella: they add
+    up to more than its top, or, where a page says how many components it has
+    (component_count) and all are recorded, less than its lower bound. A page's total and its
+    parts cannot both be right. A component stated "up to" counts at that bound."""
     frame = tables["investments"].set_index("investment_id")
+    counts = frame["component_count"] if "component_count" in frame.columns else None
     found = []
     for umbrella, parts in frame[frame["part_of"].notna()].groupby("part_of"):
         if umbrella not in frame.index:
             continue
-        top = frame.loc[umbrella, "amount_usd_max"]
-        total = frame.loc[umbrella, "amount_usd"] if pd.isna(top) else top
-        summed = float(parts["amount_usd"].dropna().sum())
-        if pd.notna(total) and summed > float(total) * (1 + 1e-9):
-            found.append(ComponentsOverTotal("investments", umbrella,
-                                             (umbrella, *sorted(parts.index)), float(total),
-                                             summed))
+        columns = _comparable(pd.concat([frame.loc[[umbrella]], parts]))
+        if columns is None:
+            continue
+        low, high, currency = columns
+        top = frame.loc[umbrella, high]
+        total_top = frame.loc[umbrella, low] if pd.isna(top) else top
+        summed = float(parts[low].sum())
+        summed_top = float(parts[high].fillna(parts[low]).sum())
+        count = None if counts is None else counts.get(umbrella)
+        complete = count is not None and not pd.isna(count) and int(count) == len(parts)
+        if summed > float(total_top) * (1 + 1e-9):
+            total = float(total_top)
+        elif complete and summed_top < float(frame.loc[umbrella, low]) * (1 - 1e-9):
+            total, summed = float(frame.loc[umbrella, low]), summed_top
+        else:
+            continue
+        found.append(ComponentsOffTotal("investments", umbrella,
+                                        (umbrella, *sorted(parts.index)), total, summed,
+                                        currency))
     return found

@@ -47,7 +47,7 @@ from pipeline.capture import (
     split_content_type,
     utc_now,
 )
-from pipeline.curated import DATE_PRECISIONS, Record, load_table_records
+from pipeline.curated import DATE_BOUNDS, DATE_PRECISIONS, Record, load_table_records
 from pipeline.paths import ProjectPaths
 
 try:
@@ -543,6 +543,7 @@ class NewSource:
     date_precision: str = "day"
     date_evidence: str | None = None
     publisher: str | None = None
+    date_bound: str = "within"
 
 
 def _yaml_scalar(value: object) -> str:
@@ -567,9 +568,10 @@ def source_entry(source: NewSource, *, title_from_page: bool) -> tuple[str, dict
         "capture_file": None,
         "published_on": source.published_on,
         "date_precision": source.date_precision,
+        "date_bound": source.date_bound,
         "date_evidence": source.date_evidence,
     }
-    plain = {"source_id", "date_precision"}  # slugs and enums need no quotes
+    plain = {"source_id", "date_precision", "date_bound"}  # slugs and enums need no quotes
     lines = [f"{'- ' if i == 0 else '  '}{key}: "
              f"{value if key in plain else _yaml_scalar(value)}"
              for i, (key, value) in enumerate(data.items())]
@@ -640,6 +642,9 @@ def add_source(paths: ProjectPaths, source: NewSource, *, policy: FetchPolicy | 
     if source.date_precision not in DATE_PRECISIONS:
         raise SourceRegistryError(f"date precision {source.date_precision!r} must be one of "
                                   f"{list(DATE_PRECISIONS)}")
+    if source.date_bound not in DATE_BOUNDS:
+        raise SourceRegistryError(f"date bound {source.date_bound!r} must be one of "
+                                  f"{list(DATE_BOUNDS)}")
     records = source_records(paths.curated)
     for record in records:
         if record.get("source_id") == source.source_id:

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from pipeline.curated import DATE_PRECISIONS
+from pipeline.curated import DATE_BOUNDS, DATE_PRECISIONS
 from pipeline.fetch import (
     Fetcher,
     FetchError,
@@ -46,20 +46,22 @@ def fetch_policy(ctx: click.Context, allow_hosts: tuple[str, ...] = ()) -> Fetch
               help="First day of the period the date evidence supports (YYYY-MM-DD).")
 @click.option("--date-precision", type=click.Choice(DATE_PRECISIONS), default="day",
               show_default=True)
+@click.option("--date-bound", type=click.Choice(DATE_BOUNDS), default="within", show_default=True,
+              help="within: the evidence dates the page; not_before/not_after: it only bounds it.")
 @click.option("--date-evidence", default=None, help="The exact sentence of the page that dates "
                                                     "it.")
 @click.option("--publisher", default=None, help="Publisher, where the page shows it.")
 @_allow_host
 @click.pass_context
 def add_source_command(ctx: click.Context, url: str, source_id: str, title: str,
-                       published_on: dt.datetime, date_precision: str,
+                       published_on: dt.datetime, date_precision: str, date_bound: str,
                        date_evidence: str | None, publisher: str | None,
                        allow_hosts: tuple[str, ...]) -> None:
     """Capture the page at URL and register it in curated/sources.yaml."""
     paths = project_paths()
     source = NewSource(source_id=source_id, url=url, title=title,
                        published_on=published_on.date(), date_precision=date_precision,
-                       date_evidence=date_evidence, publisher=publisher)
+                       date_bound=date_bound, date_evidence=date_evidence, publisher=publisher)
     try:
         result = add_source(paths, source, policy=fetch_policy(ctx, allow_hosts))
     except (SourceRegistryError, FetchError) as err:

@@ -16,9 +16,10 @@ import pandas as pd
 import pycountry
 
 from pipeline.capture import Capture
-from pipeline.curated import DATE_PRECISIONS, Curated, CuratedError, Record, parse_date
+from pipeline.curated import DATE_BOUNDS, DATE_PRECISIONS, Curated, CuratedError, Record, parse_date
 from pipeline.extract import capture_text
 from pipeline.like_cases import unlike_cases
+from pipeline.money import add_usd
 from pipeline.quotes import SourceText, basis_problem, names_any
 from pipeline.schemas import FORMATS, ColumnSpec, TableSchema, frame_from_records, is_missing
 from pipeline.text import fold_name
@@ -87,6 +88,11 @@ def read_sources(curated: Curated, captures: dict[str, Capture]) -> dict[str, So
         if record["date_precision"] not in DATE_PRECISIONS:
             raise record.error(f"must be one of {list(DATE_PRECISIONS)}", key=source_id,
                                column="date_precision", value=record["date_precision"])
+        check_precision(record, source_id, "published_on", published_on,
+                        record["date_precision"])
+        if record.get("date_bound", "within") not in DATE_BOUNDS:
+            raise record.error(f"must be one of {list(DATE_BOUNDS)}", key=source_id,
+                               column="date_bound", value=record["date_bound"])
         capture = captures.get(source_id)
         text = SourceText(source_id, capture_text(capture)) if capture else None
         info = SourceInfo(record, source_id, published_on, capture, text)
@@ -124,6 +130,7 @@ def sources_frame(schema: TableSchema, sources: list[SourceInfo]) -> pd.DataFram
             "citation_note": record.get("citation_note"),
             "published_on": info.published_on,
             "date_precision": record["date_precision"],
+            "date_bound": record.get("date_bound", "within"),
             "date_evidence": record["date_evidence"],
             "date_note": record.get("date_note"),
             "media_type": capture.media_type,
@@ -311,10 +318,29 @@ def read_entities(table: str, records: list[Record], schema: TableSchema,
             value = _coerce(record, key, column, record.get(name))
             _check_value(record, key, column, value)
             values[name] = value
+        for column in writable.values():
+            if column.precision:
+                check_precision(record, key, column.name, values[column.name],
+                                values.get(column.precision))
         claims = [_parse_claim(c, record, key, schema, sources)
                   for c in record.get("claims") or []]
         drafts[key] = EntityDraft(table, record, key, values, claims)
     return list(drafts.values())
+
+
+def check_precision(record: Record, key: str, column: str, value: dt.date | None,
+                    precision: str | None) -> None:
+    """A date known to the month is that month's first day, to the year the year's: a date
+    that says more than its precision would claim a day no page gives."""
+    if value is None:
+        return
+    if precision is None:
+        raise record.error("a date needs its precision (day, month or year)", key=key,
+                           column=column, value=value.isoformat())
+    if (precision == "month" and value.day != 1) or (
+            precision == "year" and (value.month, value.day) != (1, 1)):
+        raise record.error(f"a {precision}-precision date must be the {precision}'s first day",
+                           key=key, column=column, value=value.isoformat())
 
 
 def _alias_keys(draft: EntityDraft) -> list[str]:
@@ -617,11 +643,6 @@ class _ReleaseBuilder:
                             yield (table, draft.entity_id, name, value, claim.quote,
                                    claim.record, claim.not_stated_for)
 
-    def fx_for(self, currency: str, fx_rows: list[dict]) -> dict | None:
-        candidates = [r for r in fx_rows if r["currency"] == currency
-                      and r["as_of"] <= self.release_date]
-        return max(candidates, key=lambda r: r["as_of"]) if candidates else None
-
 
 def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
                          captures: dict[str, Capture], release_date: dt.date) -> ReleaseTables:
@@ -650,10 +671,11 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
         builder.published_ids[table] = {r[schema.primary_key] for r in rows}
         # Derived columns: computed from values already claimed, so they need no claim.
         if table == "investments":
-            _add_usd(rows, builder, tables.get("fx_rates"))
             _type_reference(rows, "investor", {"organizations": "investor_organization_id",
                                                "jurisdictions": "investor_jurisdiction_id"},
                             builder.published_ids, otherwise="named")
+            add_usd(rows, {k: d.values for k, d in builder.curated_ids["organizations"].items()},
+                    tables["fx_rates"].to_dict("records") if "fx_rates" in tables else [])
         elif table == "assessments":  # references checked: a subject is one or the other
             _type_reference(rows, "subject_id", {"jurisdictions": "jurisdiction_id",
                                                  "regions": "region_id"},
@@ -748,28 +770,13 @@ def _type_reference(rows: list[dict], column: str, targets: dict[str, str],
             row[typed_column] = value if target == table else None
 
 
-def _add_usd(rows: list[dict], builder: _ReleaseBuilder, fx: pd.DataFrame | None) -> None:
-    fx_rows = [] if fx is None else fx.to_dict("records")
-    for row in rows:
-        if row["currency"] == "USD":
-            rate, rate_id = 1.0, None
-        else:
-            found = builder.fx_for(row["currency"], fx_rows)
-            rate, rate_id = (found["usd_per_unit"], found["fx_rate_id"]) if found else (None,
-                                                                                       None)
-        row["fx_rate_id"] = rate_id
-        row["amount_usd"] = None if rate is None else round(row["amount"] * rate)
-        row["amount_usd_max"] = (None if rate is None or row.get("amount_max") is None
-                                 else round(row["amount_max"] * rate))
-
-
 def _row_conflicts(builder: _ReleaseBuilder, curated: Curated, tables: dict[str, pd.DataFrame],
                    schemas: dict[str, TableSchema]) -> None:
     """Disagreements between rows, declared in conflicts.yaml with `entity_ids`: each is
     published as a conflict of both rows' values. Rows of one owner that the pages each call
-    the largest, and components that add up to more than their umbrella, must be declared so
+    the largest, and components that cannot make up their umbrella, must be declared so
     (pipeline.disagreements)."""
-    from pipeline.disagreements import competing_superlatives, components_over_total
+    from pipeline.disagreements import competing_superlatives, components_off_total
 
     declared: list[tuple[str, set[str]]] = []
     claims = tables["claims"]
@@ -799,7 +806,7 @@ def _row_conflicts(builder: _ReleaseBuilder, curated: Curated, tables: dict[str,
             table_name=table, entity_id=None, metric=record.get("metric"), field=field_name,
             values=[render_value(rows.loc[i, field_name]) for i in present],
             source_ids=sources, resolution=str(record["resolution"]), entity_ids=present))
-    for group in [*competing_superlatives(tables), *components_over_total(tables)]:
+    for group in [*competing_superlatives(tables), *components_off_total(tables)]:
         if not any(t == group.table and set(group.entity_ids) <= ids for t, ids in declared):
             raise CuratedError(f"curated/conflicts.yaml: {group.describe()}: declare the "
                                f"disagreement (table_name, entity_ids, field, resolution)")

@@ -66,6 +66,7 @@ class ColumnSpec:
     claimed: bool = True  # whether published values need a claim
     derived: bool = False  # computed by the pipeline (from other claimed values)
     inverse_of: str | None = None  # "table.column": this list holds the rows pointing here
+    precision: str | None = None  # the column saying how precise this date is (day/month/year)
 
     @property
     def is_list(self) -> bool:
@@ -181,6 +182,7 @@ def _parse_column(raw: dict, path: Path) -> ColumnSpec:
         claimed=bool(raw.get("claimed", True)),
         derived=bool(raw.get("derived", False)) or bool(raw.get("inverse_of")),
         inverse_of=raw.get("inverse_of"),
+        precision=raw.get("precision"),
     )
 
 

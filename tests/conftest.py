@@ -176,10 +176,11 @@ FILES = {
           currency: EUR
           usd_per_unit: 1.0389
           as_of: 2024-12-31
+          precision: day
           note: ECB euro reference rate
           claims:
             - {basis: external, reference: "https://www.ecb.europa.eu/stats/policy_and_exchange_rates/euro_reference_exchange_rates/html/index.en.html",
-               fields: [currency, usd_per_unit, as_of]}
+               fields: [currency, usd_per_unit, as_of, precision]}
     """,
     "investments.yaml": """
         - investment_id: france-ai-109bn
@@ -192,11 +193,15 @@ FILES = {
           currency_ambiguous: false
           period_start: 2025
           period_end: 2030
+          committed_on: 2024-12-31
+          committed_precision: day
           claims:
             - source: mini-page
               quote: France committed €109 billion to AI infrastructure between 2025 and 2030.
               fields: [name, investor, jurisdiction_id, amount, amount_qualifier, currency,
                        currency_ambiguous, period_start, period_end]
+            - {basis: external, reference: "https://www.elysee.fr/", fields: [committed_on,
+               committed_precision]}
     """,
     "figures.yaml": """
         - figure_id: index-projects-139

@@ -86,7 +86,7 @@ def test_value_outside_allowed_values(tmp_path):
 
 def test_unresolved_conflict_blocks(tmp_path):
     # The later page, dated into April, makes 139 and 130 projects disagree in April 2026.
-    later_in_april = _edit("sources.yaml", "published_on: 2026-05-01", "published_on: 2026-04-21")
+    later_in_april = _edit("sources.yaml", "published_on: 2026-05-01", "published_on: 2026-04-01")
     message = _build_fails(tmp_path, {"conflicts.yaml": "[]\n", **later_in_april})
     assert "declare the conflict in conflicts.yaml" in message
 
@@ -160,3 +160,17 @@ def test_a_table_row_must_name_its_entity_or_say_how_it_bears_on_it(tmp_path):
     root = write_project(tmp_path / "b" / "project", noted)
     run_build(project_paths(root, tmp_path / "b" / "out"), "2026-04-25", echo=lambda _: None,
               instance=dg.DagsterInstance.ephemeral())
+
+
+def test_a_date_more_precise_than_its_precision_is_one_clear_line(tmp_path):
+    # A month known to the month is its first day: 2026-05-14 would claim a day no page gives.
+    message = _build_fails(tmp_path, _edit("sources.yaml", "published_on: 2026-05-01",
+                                           "published_on: 2026-05-14"))
+    assert re.search(r"curated/sources\.yaml:\d+, key 'later-page', column 'published_on', "
+                     r"value '2026-05-14': a month-precision date must be the month's first day",
+                     message)
+    message = _build_fails(tmp_path / "investment", _edit(
+        "investments.yaml", "committed_precision: day", "committed_precision: year"))
+    assert re.search(r"curated/investments\.yaml:\d+, key 'france-ai-109bn', column "
+                     r"'committed_on', value '2024-12-31': a year-precision date must be the "
+                     r"year's first day", message)

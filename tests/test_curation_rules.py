@@ -4,8 +4,10 @@ references dropped) listed by `sovai check`, names declared as no entity, langua
 
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -39,7 +41,7 @@ def _with_pages(**pages: str) -> str:
           url: null
           citation_note: A file the tests write; it has no address and no publisher.
           capture_file: pages/{name}.txt
-          published_on: 2026-05-02
+          published_on: 2026-05-01
           date_precision: month
           date_evidence: "Written in May 2026."
     """ for name in pages)
@@ -335,8 +337,8 @@ def test_components_that_add_up_to_more_than_their_total_must_be_declared(tmp_pa
     """)
     root = _project(tmp_path, {"investments.yaml": investments}, parts=PARTS_PAGE)
     with pytest.raises(CuratedError, match=r"investments france-ai-109bn: its components "
-                       r"france-ai-campus add up to 207,780,000,000 USD, more than its own "
-                       r"113,240,100,000 USD: declare the disagreement"):
+                       r"france-ai-campus add up to 200,000,000,000 EUR, more than its own "
+                       r"109,000,000,000 EUR: declare the disagreement"):
         _release_tables(root, "2026-05-31")
     conflicts = textwrap.dedent(FILES["conflicts.yaml"]) + textwrap.dedent("""
         - table_name: investments
@@ -349,3 +351,118 @@ def test_components_that_add_up_to_more_than_their_total_must_be_declared(tmp_pa
     published = _release_tables(root, "2026-05-31").tables["conflicts"]
     assert list(published[published["table_name"] == "investments"].iloc[0]["values"]) == [
         "109000000000", "200000000000"]
+
+
+DOLLARS_PAGE = """\
+A page of dollars
+Written in May 2026.
+Canada's $2 billion compute strategy has two components: a $705 million supercomputer and a
+$300 million access fund.
+Microsoft commits $5.5 billion in Singapore.
+Saudi Arabia commits $77 billion to AI.
+"""
+
+
+def _dollar_investments() -> str:
+    rows = [("canada-strategy", "CAN", "CAN", 2000000000, None, 2,
+             "Canada's $2 billion compute strategy has two components"),
+            ("canada-supercomputer", "CAN", "CAN", 705000000, "canada-strategy", None,
+             "a $705 million supercomputer"),
+            ("canada-access-fund", "CAN", "CAN", 300000000, "canada-strategy", None,
+             "$300 million access fund"),
+            ("microsoft-singapore", "microsoft", "SGP", 5500000000, None, None,
+             "Microsoft commits $5.5 billion in Singapore."),
+            ("saudi-ai", "SAU", "SAU", 77000000000, None, None,
+             "Saudi Arabia commits $77 billion to AI.")]
+    extra = "".join(f"""
+        - investment_id: {slug}
+          name: {slug}
+          investor: {investor}
+          jurisdiction_id: {place}
+          amount: {amount}
+          amount_qualifier: exact
+          currency: USD
+          currency_ambiguous: true
+          {f"part_of: {part_of}" if part_of else ""}
+          {f"component_count: {count}" if count else ""}
+          claims:
+            - source: dollars
+              quote: "{quote}"
+              fields: [name, investor, jurisdiction_id, amount, amount_qualifier, currency,
+                       currency_ambiguous{", part_of" if part_of else ""}\
+{", component_count" if count else ""}]
+    """ for slug, investor, place, amount, part_of, count, quote in rows)
+    return textwrap.dedent(FILES["investments.yaml"]) + textwrap.dedent(extra)
+
+
+def _dollar_places() -> dict[str, str]:
+    """The jurisdictions and the US company the dollar rows name."""
+    places = "".join(f"""
+        - jurisdiction_id: {code}
+          region: {region}
+          subregion: {subregion}
+          claims:
+            - {{basis: external, reference: "https://unstats.un.org/unsd/methodology/m49/",
+               fields: [region, subregion]}}
+    """ for code, region, subregion in (("CAN", "Americas", "Northern America"),
+                                        ("USA", "Americas", "Northern America"),
+                                        ("SGP", "Asia", "South-eastern Asia"),
+                                        ("SAU", "Asia", "Western Asia")))
+    microsoft = """
+        - organization_id: microsoft
+          name: Microsoft
+          jurisdiction_id: USA
+          kind: company
+          claims:
+            - {basis: external, reference: "https://www.microsoft.com/", fields: [name,
+               jurisdiction_id, kind]}
+    """
+    return {"jurisdictions.yaml": textwrap.dedent(FILES["jurisdictions.yaml"])
+            + textwrap.dedent(places),
+            "organizations.yaml": textwrap.dedent(FILES["organizations.yaml"])
+            + textwrap.dedent(microsoft)}
+
+
+def test_a_dollar_outside_the_us_converts_only_where_a_stated_rule_decides_it(tmp_path):
+    # Canada's components leave $995 million of the stated total unaccounted for: a conflict.
+    root = _project(tmp_path, {"investments.yaml": _dollar_investments(), **_dollar_places()},
+                    dollars=DOLLARS_PAGE)
+    with pytest.raises(CuratedError, match=r"investments canada-strategy: its components "
+                       r"canada-access-fund, canada-supercomputer add up to 1,005,000,000 USD, "
+                       r"less than its own 2,000,000,000 USD: declare the disagreement"):
+        _release_tables(root, "2026-05-31")
+    conflicts = textwrap.dedent(FILES["conflicts.yaml"]) + textwrap.dedent("""
+        - table_name: investments
+          entity_ids: [canada-strategy, canada-supercomputer, canada-access-fund]
+          field: amount
+          resolution: All published; the page's two components fall short of its total.
+    """)
+    root = _project(tmp_path / "declared", {"investments.yaml": _dollar_investments(),
+                                            "conflicts.yaml": conflicts, **_dollar_places()},
+                    dollars=DOLLARS_PAGE)
+    rows = _release_tables(root, "2026-05-31").tables["investments"].set_index(
+        "investment_id")
+    # Canada writes its own dollar with "$" too: not converted, CAD named as the alternative.
+    assert rows.loc["canada-strategy", "currency_rule"] == "unresolved"
+    assert rows.loc["canada-strategy", "currency_alternative"] == "CAD"
+    assert pd.isna(rows.loc["canada-strategy", "amount_usd"])
+    # Singapore's dollar is also "$", but a US company commits in US dollars.
+    assert rows.loc["microsoft-singapore", ["currency_rule", "currency_alternative",
+                                            "amount_usd"]].tolist() == [
+        "us_investor", "SGD", 5_500_000_000]
+    # No currency of Saudi Arabia is written with "$": the US dollar, no alternative.
+    assert rows.loc["saudi-ai", "currency_rule"] == "no_local_dollar"
+    assert pd.isna(rows.loc["saudi-ai", "currency_alternative"])
+    assert rows.loc["saudi-ai", "amount_usd"] == 77_000_000_000
+    # The euro amount converts at the rate of its own commitment date, named in fx_rate_id.
+    assert rows.loc["france-ai-109bn", ["currency_rule", "fx_rate_id", "amount_usd"]].tolist(
+        ) == ["stated", "eur-2024-12-31", round(109_000_000_000 * 1.0389)]
+
+
+def test_a_commitment_without_a_rate_of_its_date_is_not_converted(tmp_path):
+    investments = _edit("investments.yaml", "committed_on: 2024-12-31\n  committed_precision: "
+                        "day", "committed_on: 2025-02-01\n  committed_precision: month")
+    root = _project(tmp_path, {"investments.yaml": investments})
+    row = _release_tables(root, "2026-05-31").tables["investments"].iloc[0]
+    assert row["committed_on"] == dt.date(2025, 2, 1) and row["currency_rule"] == "stated"
+    assert pd.isna(row["fx_rate_id"]) and pd.isna(row["amount_usd"])

@@ -547,6 +547,7 @@ def test_cli_add_source_then_fetch(tmp_path, site):
         "  capture_file: null\n"
         "  published_on: 2026-04-20\n"
         "  date_precision: day\n"
+        "  date_bound: within\n"
         '  date_evidence: "This page was published on April 20, 2026."\n')
     [record] = [r for r in load_curated(root / "curated").sources
                 if r["source_id"] == "html-atlas"]

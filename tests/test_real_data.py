@@ -105,14 +105,19 @@ def test_labs_inside_groups_record_their_parent(out):
 
 def test_umbrella_amounts_are_not_double_counted(out):
     investments = _table(out, LATEST, "investments").set_index("investment_id")
-    umbrella = "france-ai-infrastructure-109bn"
-    assert investments.loc["mistral-ai-series-c-2025", "part_of"] == umbrella
+    # "with ASML contributing €1.3 billion": the page says the Series C contains the stake.
+    assert investments.loc["asml-mistral-ai-stake", "part_of"] == "mistral-ai-series-c-2025"
+    # "€109B total; Mistral AI €1.7B" lists both; no page says one contains the other.
+    assert pd.isna(investments.loc["mistral-ai-series-c-2025", "part_of"])
     france = investments.loc["france-ai-infrastructure-109bn"]
     assert france["amount"] == 109_000_000_000 and france["currency"] == "EUR"
     umbrellas = investments[investments["part_of"].isna()]
-    assert "mistral-ai-series-c-2025" not in umbrellas.index
-    # "$" for a non-US programme is recorded as ambiguous, not silently taken as USD.
-    assert bool(investments.loc["humain-ai-strategy-investment", "currency_ambiguous"])
+    assert "asml-mistral-ai-stake" not in umbrellas.index
+    # "$" for a non-US programme is recorded as ambiguous, and converted only by a stated rule.
+    humain = investments.loc["humain-ai-strategy-investment"]
+    assert bool(humain["currency_ambiguous"]) and humain["currency_rule"] == "no_local_dollar"
+    canada = investments.loc["canada-sovereign-ai-compute-strategy-investment"]
+    assert canada["currency_rule"] == "unresolved" and pd.isna(canada["amount_usd"])
 
 
 def test_conflicting_counts_are_listed_with_both_sources(out):
