@@ -66,15 +66,18 @@ def figures_chart(figures: list[dict]) -> Chart:
 
 
 def timeline_chart(points: list[dict]) -> Chart:
+    """One small line chart per table (each with its own scale: claims run in thousands,
+    regions in units), releases along the bottom."""
     import altair as alt
 
-    chart = alt.Chart(alt.Data(values=points)).mark_line(point=True).encode(
-        x=alt.X("release:O", title="release"),
-        y=alt.Y("rows:Q", scale=alt.Scale(type="symlog"), title="rows (symlog scale)"),
-        color=alt.Color("table:N", legend=alt.Legend(title=None, columns=2)),
-    ).properties(width=WIDTH - 140, height=260)
+    base = alt.Chart(alt.Data(values=points)).mark_line(point=True).encode(
+        x=alt.X("release:O", title=None, axis=alt.Axis(labelAngle=-45)),
+        y=alt.Y("rows:Q", title=None, axis=alt.Axis(tickCount=3)),
+    ).properties(width=120, height=70)
+    chart = base.facet(facet=alt.Facet("table:N", title=None), columns=4).resolve_scale(
+        y="independent")
     releases = list(dict.fromkeys(p["release"] for p in points))
-    alt_text = (f"Line chart of the row count of each table in {len(releases)} releases "
+    alt_text = (f"Line charts of the row count of each table in {len(releases)} releases "
                 f"({', '.join(releases)}): " + "; ".join(
                     f"{p['table']} {p['rows']} in {p['release']}" for p in points) + ".")
     return render("timeline", "Releases over time: rows per table", alt_text, chart.to_dict())

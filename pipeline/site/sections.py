@@ -60,6 +60,12 @@ class Context:
         self.names = {(table, row[key]): row.get("name") or row[key]
                       for table, key in KEYS.items() for row in data.rows(table)}
         self.names.update({("sources", s): row["title"] for s, row in data.sources.items()})
+        self.names.update({("figures", r["figure_id"]): r["metric"].replace("_", " ")
+                           for r in data.rows("figures")})
+        self.names.update({("assessments", r["assessment_id"]): self.names.get(
+            ("jurisdictions", r["subject_id"]), self.names.get(("regions", r["subject_id"]),
+                                                           r["subject_id"]))
+            + ": " + r["dimension"].replace("_", " ") for r in data.rows("assessments")})
 
     def link(self, table: str, entity_id: str) -> Link:
         return Link(self.names.get((table, entity_id), entity_id),
