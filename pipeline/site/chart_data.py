@@ -77,6 +77,8 @@ def investment_totals(rows: list[dict]) -> list[dict]:
 def index_figures(data: ReleaseData) -> list[dict]:
     """The project-index figures, each with its panel and bar label; two figures of one
     metric (pages that disagree) are both kept, told apart by their source."""
+    disputed = {c["metric"]: c["conflict_id"] for c in data.rows("conflicts")
+                if c["table_name"] == "figures" and c.get("metric")}
     out = []
     for panel, pattern in INDEX_PANELS:
         for r in sorted(data.rows("figures"), key=lambda r: (r["metric"], r["figure_id"])):
@@ -85,7 +87,8 @@ def index_figures(data: ReleaseData) -> list[dict]:
                 out.append({"panel": panel, "label": match.group(1).replace("_", " "),
                             "value": r["value"], "unit": r["unit"], "figure_id": r["figure_id"],
                             "source_id": r["source_id"], "as_of": r.get("as_of"),
-                            "source": data.sources[r["source_id"]]["title"]})
+                            "source": data.sources[r["source_id"]]["title"],
+                            "conflict_id": disputed.get(r["metric"])})
     return out
 
 

@@ -23,7 +23,7 @@ def write_set(ps: PageSet, body: dict, index_template: str, **index_context) -> 
     for row in ps.data.rows("jurisdictions"):
         write_jurisdiction(ps, row)
     for row in ps.data.rows("regions"):
-        write_region(ps, row)
+        write_region(ps, row, body["places"])
     for source in ps.data.sources.values():
         values = supported_values(ps.ctx, source["source_id"])
         ps.write(f"sources/{source['source_id']}.html", "source.html.j2",
@@ -52,13 +52,16 @@ def write_jurisdiction(ps: PageSet, row: dict) -> None:
              summary=pp.summary(ctx, jid))
 
 
-def write_region(ps: PageSet, row: dict) -> None:
-    members = [ps.ctx.link("jurisdictions", j) for j in row.get("member_ids") or []]
+def write_region(ps: PageSet, row: dict, places: list[dict]) -> None:
+    member_ids = row.get("member_ids") or []
+    members = [ps.ctx.link("jurisdictions", j) for j in member_ids]
     ps.write(f"regions/{row['region_id']}.html", "region.html.j2", row["name"], place=row,
              name=pp.name_cell(ps.ctx, "regions", row, "region_id"),
              members=pp.cell(ps.data, "regions", row, "region_id", "member_ids",
                              text="Members as the pages list them"),
-             member_links=members, assessments=pp.assessments(ps.ctx, row["region_id"],
+             member_links=members,
+             places=[p for p in places if p["jurisdiction_id"] in member_ids],
+             assessments=pp.assessments(ps.ctx, row["region_id"],
                                                               row["name"]),
              conflicts=pp.conflicts_touching(ps.ctx, {row["region_id"]}))
 
@@ -68,7 +71,8 @@ def write_figures(ps: PageSet) -> None:
     section = pp.section(ps.ctx, "figures", rows, columns(ps.ctx)["figures"], id="figures",
                          title="Figures", caption="Every figure the pages quote, by metric")
     ps.write("figures.html", "figures.html.j2", f"Figures, release {ps.entry['date']}",
-             section=section)
+             section=section, conflicts=pp.conflicts_touching(
+                 ps.ctx, {r["figure_id"] for r in rows} | {r["metric"] for r in rows}))
 
 
 def write_find(ps: PageSet) -> None:

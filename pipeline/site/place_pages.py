@@ -69,7 +69,7 @@ def conflicts_touching(ctx: Context, entity_ids: set[str]) -> Section:
     """Conflicts whose entity (or one of entity_ids) is on the page."""
     rows = []
     for c in ctx.data.rows("conflicts"):
-        touched = {c.get("entity_id")} | set(c.get("entity_ids") or [])
+        touched = {c.get("entity_id"), c.get("metric")} | set(c.get("entity_ids") or [])
         if not entity_ids & touched:
             continue
         subject = c.get("entity_id") or c.get("metric") or ""
