@@ -20,7 +20,7 @@ from pipeline.curated import DATE_BOUNDS, DATE_PRECISIONS, Curated, CuratedError
 from pipeline.extract import capture_text
 from pipeline.like_cases import unlike_cases
 from pipeline.money import add_usd
-from pipeline.quotes import SourceText, basis_problem, names_any
+from pipeline.quotes import SourceText, basis_problem, names_any, states_number
 from pipeline.schemas import FORMATS, ColumnSpec, TableSchema, frame_from_records, is_missing
 from pipeline.text import fold_name
 
@@ -623,6 +623,27 @@ class _ReleaseBuilder:
                             f"the row bears on it, or quote the row that names it")
         return problems
 
+    def unstated_numbers(self) -> list[str]:
+        """Quoted claims of an amount or a figure's value whose quote does not write that
+        number (in any scale or as a word), and whose `note` does not say how it states it."""
+        problems = []
+        for table, columns in NUMBER_COLUMNS.items():
+            for draft in self.curated_ids.get(table, {}).values():
+                for claim in draft.claims:
+                    if claim.external or not self.active(claim) or claim.record.get("note"):
+                        continue
+                    for column in columns:
+                        value = (claim.stated[column] if column in (claim.stated or {})
+                                 else draft.values.get(column)
+                                 if column in (claim.all_fields or set()) else None)
+                        if value is not None and not states_number(claim.quote or "", value):
+                            problems.append(
+                                f"{claim.record.file}:{claim.record.line}: {table} "
+                                f"{draft.entity_id}: the quote does not write its {column} "
+                                f"{render_value(value)}; quote the words that do, or say in "
+                                f"`note` how it states it")
+        return problems
+
     def quoted_enum_claims(self):
         """(table, entity, field, value, quote, record, not_stated_for) for each quoted claim
         of this release that supports a published value of a column that may be unknown."""
@@ -693,8 +714,8 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
          "field": c.field, "values": c.values, "source_ids": c.source_ids,
          "resolution": c.resolution, "entity_ids": c.entity_ids}
         for c in builder.conflicts])
-    problems = builder.unnamed_rows() + unlike_cases(builder.quoted_enum_claims(), tables,
-                                                     schemas)
+    problems = [*builder.unnamed_rows(), *builder.unstated_numbers(),
+                *unlike_cases(builder.quoted_enum_claims(), tables, schemas)]
     if problems:
         raise CuratedError("\n".join(problems))
     if "layer_evidence" in schemas:  # derived from the tables above, never curated
@@ -713,6 +734,8 @@ def _dedupe(rows: list[dict]) -> list[dict]:
     return list(unique.values())
 
 
+# Numbers a quote must write itself: an investment's amount, a figure's value.
+NUMBER_COLUMNS = {"investments": ("amount", "amount_max"), "figures": ("value", "value_max")}
 # What each table's rows are called in a type column, for references that may point at several.
 REFERENCE_TYPES = {"jurisdictions": "jurisdiction", "regions": "region",
                    "organizations": "organization", "model_families": "model_family",

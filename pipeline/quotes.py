@@ -93,3 +93,48 @@ def names_any(quote: str, names: list[str]) -> bool:
     (captured table rows often lose their separators: "Qwen 3.6Alibaba1M context")."""
     folded = _letters(quote)
     return any(len(_letters(n)) >= 2 and _letters(n) in folded for n in names)
+
+
+
+_SCALES = {"thousand": 1e3, "k": 1e3, "lakh": 1e5, "million": 1e6, "mn": 1e6, "m": 1e6,
+           "crore": 1e7, "billion": 1e9, "bn": 1e9, "b": 1e9, "trillion": 1e12}
+_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen " \
+    "fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_WORDS = {**{w: i for i, w in enumerate(_UNITS)},
+          **{t: 20 + 10 * i for i, t in enumerate(_TENS)},
+          **{f"{t}-{u}": 20 + 10 * i + j for i, t in enumerate(_TENS)
+             for j, u in enumerate(_UNITS[1:10], start=1)}}
+_SCALE = r"(trillion|billion|million|thousand|crore|lakh|bn|mn|[kmb])(?![a-z])"
+_FIGURE = r"\d+(?:,\d{3})*(?:\.\d+)?"
+# Digits may follow letters: captured table rows lose their separators ("Alibaba1M context").
+_NUMBER = re.compile(rf"(?<![\d.])({_FIGURE}|"
+                     + "|".join(sorted(_WORDS, key=len, reverse=True))
+                     + rf")(?:\s*{_SCALE})?", re.IGNORECASE)
+# "$30 and $50 billion", "$9-14 billion": the scale written once serves both ends.
+_RANGE = re.compile(rf"({_FIGURE})\s*(?:-|–|to|and)\s*\$?\s*{_FIGURE}\s*{_SCALE}",
+                    re.IGNORECASE)
+_BARE_SCALE = re.compile(r"(?<![\d\s])\s*\b(trillion|billion|million)\b", re.IGNORECASE)
+
+
+def numbers_in(quote: str) -> set[float]:
+    """Every number the quote writes, in each scale it could mean ("$15.2B" is 15.2 and
+    15,200,000,000; "Twenty-six" is 26; "₹10,371.92 crore" is 103,719,200,000; the low end of
+    "$9-14 billion" is 9,000,000,000; "trillion-dollar" is 1,000,000,000,000)."""
+    found: set[float] = set()
+    for digits, scale in _NUMBER.findall(quote):
+        word = _WORDS.get(digits.casefold())
+        value = float(word if word is not None else digits.replace(",", ""))
+        found.add(value)
+        if scale:
+            found.add(round(value * _SCALES[scale.casefold()], 6))
+    for low, scale in _RANGE.findall(quote):
+        found.add(round(float(low.replace(",", "")) * _SCALES[scale.casefold()], 6))
+    for scale in _BARE_SCALE.findall(quote):
+        found.add(_SCALES[scale.casefold()])
+    return found
+
+
+def states_number(quote: str, value: float) -> bool:
+    """Whether the quote writes `value` (as a number, in a scale, or as a word)."""
+    return any(abs(n - value) <= 1e-9 * max(1.0, abs(value)) for n in numbers_in(quote))

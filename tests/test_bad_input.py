@@ -174,3 +174,12 @@ def test_a_date_more_precise_than_its_precision_is_one_clear_line(tmp_path):
     assert re.search(r"curated/investments\.yaml:\d+, key 'france-ai-109bn', column "
                      r"'committed_on', value '2024-12-31': a year-precision date must be the "
                      r"year's first day", message)
+
+
+def test_a_quote_must_write_the_amount_it_backs(tmp_path):
+    # "France committed €109 billion": the quote cannot back 108 billion.
+    message = _build_fails(tmp_path, _edit("investments.yaml", "amount: 109000000000",
+                                           "amount: 108000000000"))
+    assert re.search(r"curated/investments\.yaml:\d+: investments france-ai-109bn: the quote "
+                     r"does not write its amount 108000000000; quote the words that do, or say "
+                     r"in `note` how it states it", message)

@@ -156,3 +156,15 @@ def test_shared_ids_names_every_key_used_by_two_tables():
               "projects": pd.DataFrame({"project_id": ["allam", "eurohpc"]}),
               "claims": pd.DataFrame({"claim_id": ["allam"]})}  # not an entity table
     assert shared_ids(tables, schemas) == {"allam": ["models", "projects"]}
+
+
+@pytest.mark.parametrize(("quote", "value"), [
+    ("$15.2B in equity in G42", 15_200_000_000), ("₹10,371.92 crore", 103_719_200_000),
+    ("valued between $30 and $50 billion", 30_000_000_000), ("Twenty-six are permissive", 26),
+    ("Qwen 3.6Alibaba1M context", 1_000_000), ("targeting trillion-dollar AI impact", 1e12),
+    ("estimated at $9-14 billion in 2026", 9_000_000_000)])
+def test_a_quote_writes_a_number_in_the_scale_pages_use(quote, value):
+    from pipeline.quotes import states_number
+
+    assert states_number(quote, value)
+    assert not states_number(quote, value * 1.1)  # a different number is not stated
