@@ -72,9 +72,12 @@ def conflicts_touching(ctx: Context, entity_ids: set[str]) -> Section:
         touched = {c.get("entity_id"), c.get("metric")} | set(c.get("entity_ids") or [])
         if not entity_ids & touched:
             continue
-        subject = c.get("entity_id") or c.get("metric") or ""
-        rows.append(Row(f"conflicts-{c['conflict_id']}", Cell(f"{c['table_name']}: {subject}"), (
-            Cell(c["field"]), Cell(" vs ".join(c["values"])),
+        ids = [c["entity_id"]] if c.get("entity_id") else list(c.get("entity_ids") or [])
+        subject = f"{c['table_name']}: {c.get('metric') or ''}".rstrip(": ")
+        header = RefCell(subject, links=tuple(ctx.link(c["table_name"], i) for i in ids))
+        rows.append(Row(f"conflicts-{c['conflict_id']}", header if ids else Cell(subject), (
+            Cell(c["field"]),
+            Cell(" vs ".join(f"{int(v):,}" if v.isdigit() else v for v in c["values"])),
             RefCell("", links=tuple(ctx.link("sources", s) for s in c["source_ids"])),
             Cell(c["resolution"]))))
     return Section("conflicts", "Where the pages disagree", "Conflicts between sources that "
