@@ -178,7 +178,7 @@ def test_the_releases_of_the_five_pages_are_published_and_intact():
     assert listed == [("2026-04-25", "published", None),
                       ("2026-05-31", "published", "2026-04-25"),
                       ("2026-06-30", "published", "2026-05-31"),
-                      ("2026-07-31", "draft", "2026-06-30")]
+                      ("2026-07-31", "published", "2026-06-30")]
     assert len(index["releases"][-1]["sources"]) == 5  # the latest includes all five pages
     for key in SEALED:
         assert verify_release_folder(REPO / "releases" / key) == [], key
