@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 MISSING = ("headless Chromium is needed for the site's browser tests and was not found: "
            "install Debian's chromium (`apt-get install -y chromium`; .ci/run does) or set "
@@ -107,7 +108,7 @@ class Browser:
         self.evaluate("1")  # drain what arrived with the load
         return list(self.problems)
 
-    def evaluate(self, expression: str):
+    def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (awaited if a promise)."""
         result = self.send("Runtime.evaluate", expression=expression, returnByValue=True,
                            awaitPromise=True)

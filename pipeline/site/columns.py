@@ -33,6 +33,15 @@ def _usd(row: dict) -> str:
     return f"{text} ({note})"
 
 
+def _committed(row: dict) -> str:
+    """A date as precise as the page is: 2025-02 for a month, 2024 for a year."""
+    day = row.get("committed_on")
+    if day is None:
+        return "not stated"
+    keep = {"year": 4, "month": 7}.get(row.get("committed_precision") or "day", 10)
+    return day.isoformat()[:keep]
+
+
 def figure_value(row: dict) -> str:
     value = show(row["value"]) + (f"–{show(row['value_max'])}" if row.get("value_max") else "")
     qualifier = row.get("value_qualifier")
@@ -76,6 +85,7 @@ def columns(ctx: Context) -> dict[str, list[Col]]:
             Col("in USD", "amount_usd", also=("amount", "currency"), text=_usd,
                 value=lambda r: None if r["amount_usd"] is None else f"{r['amount_usd']:.0f}"),
             Col("period", "period_start", also=("period_end",), text=_period),
+            Col("committed", "committed_on", also=("committed_precision",), text=_committed),
             Col("part of", "part_of", refs="investments")],
         "assessments": [Col("dimension", "dimension",
                             text=lambda r: r["dimension"].replace("_", " ")),

@@ -47,7 +47,8 @@ class PageSet:
             **context))
         return target
 
-    def write_bytes(self, relative: str, text: str) -> None:
+    def write_file(self, relative: str, text: str) -> None:
+        """A file that is not a page (a chart's SVG) at <set>/`relative`."""
         target = self.site / self.folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         write_text(target, text)

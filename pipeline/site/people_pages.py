@@ -8,18 +8,20 @@ import json
 from markupsafe import Markup
 
 from pipeline.site import place_pages as pp
+from pipeline.site.cite import cell
 from pipeline.site.columns import columns
 from pipeline.site.find import entries, index_json
 from pipeline.site.homes import region_page
 from pipeline.site.pageset import PageSet
 from pipeline.site.release_body import changes_for
+from pipeline.site.sections import section
 from pipeline.site.source_page import supported_values, tables_of
 
 
 def write_set(ps: PageSet, body: dict, index_template: str, **index_context) -> None:
     """Every page of the set; `index_template` renders its index.html with `body`."""
     for chart in body["charts"].values():
-        ps.write_bytes(f"charts/{chart.name}.svg", chart.svg)
+        ps.write_file(f"charts/{chart.name}.svg", chart.svg)
     for row in ps.data.rows("jurisdictions"):
         write_jurisdiction(ps, row)
     for row in ps.data.rows("regions"):
@@ -43,7 +45,7 @@ def write_jurisdiction(ps: PageSet, row: dict) -> None:
     regions = [r for r in ps.data.rows("regions") if jid in (r.get("member_ids") or [])]
     ps.write(f"jurisdictions/{jid}.html", "jurisdiction.html.j2", row["name"],
              place=row, name=pp.name_cell(ctx, "jurisdictions", row, "jurisdiction_id"),
-             facts=[pp.cell(ps.data, "jurisdictions", row, "jurisdiction_id", f)
+             facts=[cell(ps.data, "jurisdictions", row, "jurisdiction_id", f)
                     for f in ("region", "subregion")],
              regions=[(r, region_page(r["region_id"])) for r in regions],
              sections=sections, evidence=pp.layer_evidence(ctx, jid),
@@ -57,7 +59,7 @@ def write_region(ps: PageSet, row: dict, places: list[dict]) -> None:
     members = [ps.ctx.link("jurisdictions", j) for j in member_ids]
     ps.write(f"regions/{row['region_id']}.html", "region.html.j2", row["name"], place=row,
              name=pp.name_cell(ps.ctx, "regions", row, "region_id"),
-             members=pp.cell(ps.data, "regions", row, "region_id", "member_ids",
+             members=cell(ps.data, "regions", row, "region_id", "member_ids",
                              text="Members as the pages list them"),
              member_links=members,
              places=[p for p in places if p["jurisdiction_id"] in member_ids],
@@ -68,10 +70,10 @@ def write_region(ps: PageSet, row: dict, places: list[dict]) -> None:
 
 def write_figures(ps: PageSet) -> None:
     rows = sorted(ps.data.rows("figures"), key=lambda r: (r["metric"], r["figure_id"]))
-    section = pp.section(ps.ctx, "figures", rows, columns(ps.ctx)["figures"], id="figures",
-                         title="Figures", caption="Every figure the pages quote, by metric")
+    table = section(ps.ctx, "figures", rows, columns(ps.ctx)["figures"], id="figures",
+                    title="Figures", caption="Every figure the pages quote, by metric")
     ps.write("figures.html", "figures.html.j2", f"Figures, release {ps.entry['date']}",
-             section=section, conflicts=pp.conflicts_touching(
+             section=table, conflicts=pp.conflicts_touching(
                  ps.ctx, {r["figure_id"] for r in rows} | {r["metric"] for r in rows}))
 
 
