@@ -75,12 +75,13 @@ def _section(page: str, section_id: str) -> str:
     return match.group(1) if match else ""
 
 
-def test_every_value_on_a_place_page_leads_to_its_quote(site, releases):
+def test_every_value_on_a_place_or_figures_page_leads_to_its_quote(site, releases):
     checked = 0
     for entry in releases:
         folder = site / entry["date"]
         quotes = {c["quote"] for c in _rows(folder, "claims") if c["quote"]}
-        for page_path in sorted((folder / "jurisdictions").glob("*.html")):
+        for page_path in [*sorted((folder / "jurisdictions").glob("*.html")),
+                          *sorted((folder / "regions").glob("*.html")), folder / "figures.html"]:
             page = page_path.read_text(encoding="utf-8")
             for section_id in CHECKED_SECTIONS:
                 body = _section(page, section_id).split("</thead>", 1)[-1]
@@ -212,3 +213,23 @@ def test_old_releases_render_what_they_have(site):
     assert chart_data.umbrella_investments(first) == []
     page = (site / "2026-04-25" / "index.html").read_text()
     assert "This release has no investments." in page
+
+
+def test_layer_evidence_counts_open_to_their_claims(site, releases):
+    folder = site / releases[-1]["date"]
+    if not (folder / "layer_evidence.parquet").is_file():
+        pytest.fail("the newest release has no layer_evidence table to show")
+    evidence = {r["evidence_id"]: r for r in _rows(folder, "layer_evidence")}
+    claims = {c["claim_id"]: c for c in _rows(folder, "claims")}
+    seen = 0
+    for page_path in sorted((folder / "jurisdictions").glob("*.html")):
+        body = _section(page_path.read_text(encoding="utf-8"), "layer-evidence")
+        for row_id, row in re.findall(r'<tr id="([^"]+)">(.*?)</tr>', body, flags=re.S):
+            count_cell = _cells(row)[2]
+            ev = evidence[row_id]
+            assert f'<data value="{ev["count"]}">' in count_cell, row_id
+            quotes = {html.unescape(q) for q in re.findall(r"<q>(.*?)</q>", count_cell)}
+            assert quotes == {claims[c]["quote"] for c in ev["claim_ids"]
+                              if claims[c]["quote"]}, row_id
+            seen += 1
+    assert seen == len(evidence)
