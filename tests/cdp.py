@@ -38,6 +38,7 @@ class Browser:
         self.timeout = timeout
         self.profile = tempfile.mkdtemp(prefix="sovai-chromium-")
         args = [executable, "--headless", "--disable-gpu", "--no-first-run",
+                "--disable-dev-shm-usage",  # containers give /dev/shm little room
                 "--remote-debugging-port=0", f"--user-data-dir={self.profile}",
                 "--window-size=1200,900", "--hide-scrollbars", "about:blank"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:

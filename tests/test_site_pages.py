@@ -233,3 +233,14 @@ def test_layer_evidence_counts_open_to_their_claims(site, releases):
                               if claims[c]["quote"]}, row_id
             seen += 1
     assert seen == len(evidence)
+
+
+def test_the_site_build_imports_no_chart_library_until_it_draws():
+    import subprocess
+    import sys
+
+    code = ("import sys, pipeline.cli, pipeline.site.build, pipeline.site.pages; "
+            "print(sorted(m for m in ('altair', 'vl_convert', 'markdown_it') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO).stdout
+    assert out.strip() == "[]"

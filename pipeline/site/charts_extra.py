@@ -22,11 +22,12 @@ def investments_chart(umbrellas: list[dict], totals: list[dict]) -> Chart:
     values = [{"jurisdiction": r["jurisdiction"], "investment": r["name"],
                "usd_billion": r["usd"] / 1e9, "conversion": r["conversion"]}
               for r in umbrellas if r["usd"] is not None]
+    extra = sorted({v["conversion"] for v in values} - set(CONVERSIONS))  # a new rule: grey
+    domain, colours = [*CONVERSIONS, *extra], [*CONVERSION_COLOURS, *["#999999"] * len(extra)]
     chart = alt.Chart(alt.Data(values=values)).mark_bar(stroke="white").encode(
         y=alt.Y("jurisdiction:N", sort=order, title=None),
         x=alt.X("usd_billion:Q", title="USD billion (umbrella investments only)"),
-        color=alt.Color("conversion:N", scale=alt.Scale(domain=list(CONVERSIONS),
-                                                        range=list(CONVERSION_COLOURS)),
+        color=alt.Color("conversion:N", scale=alt.Scale(domain=domain, range=colours),
                         legend=alt.Legend(title=None, orient="top", columns=2,
                                           labelLimit=300)),
         order=alt.Order("usd_billion:Q", sort="descending"),
