@@ -64,11 +64,44 @@ class Record(dict):
                             value=value)
 
 
+# A curated file is read whole and parsed by pure-Python PyYAML: the cap bounds the time and
+# memory one file can take (the largest today is about 50 KB). A bigger table is split into a
+# folder of files (`curated/<table>/*.yaml`).
+MAX_CURATED_BYTES = 1 << 20
+_BOM = b"\xef\xbb\xbf"
+
+
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader whose mappings are Records carrying their 1-based line."""
+    """SafeLoader whose mappings are Records carrying their 1-based line. A repeated key, an
+    impossible date or an alias of a list or mapping is a CuratedError naming file and line."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node = self.anchors.get(event.anchor)
+            if node is not None and not isinstance(node, yaml.ScalarNode):
+                # Repeating a quote is fine; repeating lists or mappings could multiply into
+                # a billion laughs, and no curated file needs it.
+                raise CuratedError(f"the alias *{event.anchor} repeats a list or mapping; "
+                                   f"only a scalar (a quote) may be repeated", file=self.name,
+                                   line=event.start_mark.line + 1)
+        return super().compose_node(parent, index)
+
+
+def _check_duplicate_keys(loader: _LineLoader, node: yaml.MappingNode) -> None:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key, line = key_node.value, key_node.start_mark.line + 1
+        if key in seen:
+            raise CuratedError(f"duplicate key (first at line {seen[key]}); YAML would keep "
+                               f"only the later value", file=loader.name, line=line, key=key)
+        seen[key] = line
 
 
 def _construct_record(loader: _LineLoader, node: yaml.MappingNode) -> Record:
+    _check_duplicate_keys(loader, node)
     loader.flatten_mapping(node)
     record = Record(loader.construct_pairs(node, deep=True))
     record.file = loader.name
@@ -76,32 +109,79 @@ def _construct_record(loader: _LineLoader, node: yaml.MappingNode) -> Record:
     return record
 
 
+def _construct_timestamp(loader: _LineLoader, node: yaml.ScalarNode) -> dt.date:
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError as err:  # 2026-02-30 matches YAML's date pattern but is no date
+        raise CuratedError(f"not a date: {err}", file=loader.name,
+                           line=node.start_mark.line + 1, value=node.value) from None
+
+
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_record)
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
-def load_yaml_records(path: Path, *, display_root: Path | None = None) -> list[Record]:
-    """Load a YAML list of mappings. A missing file is an empty list."""
-    if not path.is_file():
-        return []
-    name = str(path.relative_to(display_root)) if display_root else str(path)
-    text = path.read_text(encoding="utf-8")
+def read_curated_text(path: Path, name: str) -> str:
+    """A curated file's text: at most MAX_CURATED_BYTES, UTF-8 without a byte-order mark.
+    Windows line endings are fine (YAML reads CRLF as a line break)."""
+    size = path.stat().st_size
+    if size > MAX_CURATED_BYTES:
+        raise CuratedError(f"{size} bytes, over the {MAX_CURATED_BYTES} bytes allowed for one "
+                           f"curated file; split the table into a folder of files", file=name)
+    with path.open("rb") as handle:
+        data = handle.read(MAX_CURATED_BYTES + 1)  # the file may grow after stat
+    if len(data) > MAX_CURATED_BYTES:
+        raise CuratedError(f"over the {MAX_CURATED_BYTES} bytes allowed for one curated file",
+                           file=name)
+    if data.startswith(_BOM):
+        raise CuratedError("starts with a byte-order mark (BOM); save it as UTF-8 without one",
+                           file=name, line=1)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line_start = data.rfind(b"\n", 0, err.start) + 1
+        raise CuratedError(f"not UTF-8: byte 0x{data[err.start]:02x} at column "
+                           f"{err.start - line_start + 1}; save the file as UTF-8", file=name,
+                           line=data.count(b"\n", 0, err.start) + 1) from None
+
+
+def _parse_yaml(text: str, name: str) -> tuple[yaml.Node | None, Any]:
     loader = _LineLoader(text)
     loader.name = name
     try:
-        data = loader.get_single_data()
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        raise CuratedError(f"not valid YAML: {getattr(err, 'problem', err)}", file=name,
+        problem = getattr(err, "problem", None) or err
+        if "'\\t'" in str(problem):
+            problem = f"{problem} (indent with spaces, not tabs)"
+        raise CuratedError(f"not valid YAML: {problem}", file=name,
                            line=mark.line + 1 if mark else None) from err
+    except RecursionError:
+        raise CuratedError("not valid YAML: nested too deeply", file=name) from None
     finally:
         loader.dispose()
-    if data is None:
+
+
+def load_yaml_records(path: Path, *, display_root: Path | None = None) -> list[Record]:
+    """Load a YAML list of mappings. A missing file is an empty list; an empty one is an error
+    (write `[]` for a table with no records)."""
+    if not path.is_file():
         return []
+    name = str(path.relative_to(display_root)) if display_root else str(path)
+    node, data = _parse_yaml(read_curated_text(path, name), name)
+    if data is None:
+        raise CuratedError("empty file: write [] for a table with no records, or delete the "
+                           "file", file=name, line=1)
     if not isinstance(data, list):
-        raise CuratedError("expected a YAML list of records", file=name)
+        raise CuratedError(f"expected a YAML list of records (each item `- key: value`), "
+                           f"found {'a mapping' if isinstance(data, dict) else repr(data)}", file=name,
+                           line=node.start_mark.line + 1)
     for index, item in enumerate(data):
         if not isinstance(item, Record):
-            raise CuratedError(f"item {index + 1} is not a mapping", file=name, value=item)
+            raise CuratedError(f"item {index + 1} is not a mapping (`key: value`)", file=name,
+                               line=node.value[index].start_mark.line + 1, value=item)
     return data
 
 
