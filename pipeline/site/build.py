@@ -7,6 +7,9 @@ Layout (the data part is releases/ itself, so the loader reads either alike):
     <date>/                                the release folder as published, plus
         index.html  dictionary.html  DATA_DICTIONARY.md  croissant.json  CITATION.cff
         sovereign-ai-atlas-<date>.zip  sovereign-ai-atlas-<date>.zip.sha256
+        figures.html  find.html  charts/  jurisdictions/  regions/  sources/  (pageset.py)
+    figures.html  find.html  find.js  charts/  jurisdictions/  regions/  sources/
+                                           the latest published release's pages again
 
 Every link is relative; nothing is fetched at view time. The same releases give the same bytes.
 """

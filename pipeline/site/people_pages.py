@@ -18,7 +18,8 @@ from pipeline.site.sections import section
 from pipeline.site.source_page import supported_values, tables_of
 
 
-def write_set(ps: PageSet, body: dict, index_template: str, **index_context) -> None:
+def write_set(ps: PageSet, body: dict, index_template: str, title: str,
+              **index_context: object) -> None:
     """Every page of the set; `index_template` renders its index.html with `body`."""
     for chart in body["charts"].values():
         ps.write_file(f"charts/{chart.name}.svg", chart.svg)
@@ -33,7 +34,7 @@ def write_set(ps: PageSet, body: dict, index_template: str, **index_context) -> 
                  tables=tables_of(values))
     write_figures(ps)
     write_find(ps)
-    ps.write("index.html", index_template, index_context.pop("title"), body=body,
+    ps.write("index.html", index_template, title, body=body,
              changes=changes_for(body, ps.entry["date"], ps.folder.rstrip("/")),
              **index_context)
 
