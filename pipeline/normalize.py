@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import pandas as pd
@@ -95,6 +97,10 @@ def read_sources(curated: Curated, captures: dict[str, Capture]) -> dict[str, So
                                column="date_bound", value=record["date_bound"])
         capture = captures.get(source_id)
         text = SourceText(source_id, capture_text(capture)) if capture else None
+        if text is not None and not text.text.strip():
+            raise record.error(f"the capture of {source_id} is empty ({capture.bytes} bytes of "
+                               f"no text): capture the page again", key=source_id,
+                               column="capture_file", value=record.get("capture_file"))
         info = SourceInfo(record, source_id, published_on, capture, text)
         if text is not None and text.find(str(record["date_evidence"])) is None:
             raise record.error("date_evidence does not occur in the source's capture",
@@ -112,6 +118,50 @@ def _check_citation_note(record: Record, source_id: str) -> None:
         raise record.error(f"{' and '.join(missing)} null: give the value the page shows, or "
                            f"say why it cannot be given in citation_note", key=source_id,
                            column="citation_note")
+
+
+def check_release_has_sources(curated: Curated, sources: dict[str, SourceInfo],
+                              release_date: dt.date) -> None:
+    """A release dated before every source would publish nothing."""
+    if sources and all(s.published_on > release_date for s in sources.values()):
+        first = min(sources.values(), key=lambda s: s.published_on)
+        record = next((r for r in curated.releases
+                       if str(r.get("date")) == release_date.isoformat()), None)
+        message = (f"release {release_date} is dated before every source (the first, "
+                   f"{first.source_id}, is published on {first.published_on}): it would "
+                   f"publish nothing")
+        if record is None:
+            raise CuratedError(message)
+        raise record.error(message, key=release_date.isoformat(), column="date",
+                           value=release_date.isoformat())
+
+
+_TABLES_CACHE: dict[tuple[str, str], list] = {}
+
+
+def check_mention_rules(rules: list[Record], sources: dict[str, SourceInfo],
+                        included: set[str]) -> None:
+    """Each mention_columns rule of a source in this release names a table the capture has,
+    and a column of that table: a rule that matches nothing would hide every name."""
+    from pipeline.extract import capture_tables
+
+    for rule in rules:
+        info = sources.get(rule.get("source"))
+        if info is None or info.source_id not in included or info.capture is None:
+            continue
+        key = (info.capture.sha256, info.capture.media_type)
+        if key not in _TABLES_CACHE:
+            _TABLES_CACHE[key] = capture_tables(info.capture)
+        tables, number = _TABLES_CACHE[key], rule.get("table")
+        if not isinstance(number, int) or not 1 <= number <= len(tables):
+            raise rule.error(f"{info.source_id} has no table {number!r} (its capture has "
+                             f"{len(tables)})", key=info.source_id, column="table",
+                             value=number)
+        header = tables[number - 1].header
+        if rule.get("column") not in header:
+            raise rule.error(f"{info.source_id} table {number} has no such column (its "
+                             f"columns: {header})", key=info.source_id, column="column",
+                             value=rule.get("column"))
 
 
 def sources_frame(schema: TableSchema, sources: list[SourceInfo]) -> pd.DataFrame:
@@ -200,9 +250,57 @@ def _coerce(record: Record, key: str, column: ColumnSpec, value: Any) -> Any:
         if column.type == "date":
             return parse_date(record, column.name, key=key)
     except (TypeError, ValueError):
-        raise record.error(f"not a valid {column.type}", key=key, column=column.name,
+        hint = (": write the number in whole units (1.5bn is 1500000000)"
+                if column.type in ("int64", "float64") and isinstance(value, str) else "")
+        raise record.error(f"not a valid {column.type}{hint}", key=key, column=column.name,
                            value=value) from None
     return value
+
+
+# Rules a column's values obey beyond schemas/ (which a published datapackage.json describes,
+# so they are kept here): (table, column) -> (test, what the value must be).
+def _is_currency(code: str) -> bool:
+    return pycountry.currencies.get(alpha_3=code) is not None
+
+
+@cache
+def _spdx():  # noqa: ANN202 (license_expression's Licensing)
+    from license_expression import get_spdx_licensing
+
+    return get_spdx_licensing()
+
+
+def is_spdx_license(value: str) -> bool:
+    """An SPDX licence identifier, spelt as SPDX spells it, or a LicenseRef-… for a licence
+    the SPDX list does not have."""
+    if value.startswith("LicenseRef-"):
+        return True
+    info = _spdx().validate(value)
+    return not info.errors and info.normalized_expression == value
+
+
+VALUE_RULES = {
+    ("investments", "amount"): (lambda v: v >= 0, "a negative amount: amounts are what is "
+                                "committed, at least 0"),
+    ("investments", "amount_max"): (lambda v: v >= 0, "a negative amount: amounts are what "
+                                    "is committed, at least 0"),
+    ("fx_rates", "usd_per_unit"): (lambda v: v > 0, "a rate must be more than 0"),
+    ("investments", "currency"): (_is_currency, "not an ISO 4217 currency code"),
+    ("fx_rates", "currency"): (_is_currency, "not an ISO 4217 currency code"),
+    ("models", "license"): (is_spdx_license, "not an SPDX licence identifier (spelt as SPDX "
+                            "does, e.g. Apache-2.0), nor LicenseRef-… for one SPDX lacks"),
+}
+
+
+def _check_rules(record: Record, key: str, table: str, values: dict[str, Any]) -> None:
+    for (rule_table, column), (test, message) in VALUE_RULES.items():
+        value = values.get(column)
+        if rule_table == table and value is not None and not test(value):
+            raise record.error(message, key=key, column=column, value=value)
+    low, high = values.get("amount"), values.get("amount_max")
+    if table == "investments" and low is not None and high is not None and high < low:
+        raise record.error(f"amount_max is below amount {render_value(low)}", key=key,
+                           column="amount_max", value=high)
 
 
 def _check_value(record: Record, key: str, column: ColumnSpec, value: Any) -> None:
@@ -239,8 +337,9 @@ def _parse_claim(claim: Any, entity: Record, key: str, schema: TableSchema,
     if not isinstance(claim, Record):
         raise entity.error("a claim must be a mapping", key=key, column="claims", value=claim)
     allowed_keys = {"source", "quote", "basis", "fields", "reference", "note", "not_stated_for"}
-    for extra in set(claim) - allowed_keys:
-        raise claim.error("unknown claim key", key=key, column=extra)
+    for extra in sorted(set(claim) - allowed_keys):
+        raise claim.error(f"unknown claim key{_did_you_mean(extra, allowed_keys)}", key=key,
+                          column=extra)
     basis = claim.get("basis", "stated")
     if basis not in BASES:
         raise claim.error(f"basis must be one of {list(BASES)}", key=key, column="basis",
@@ -275,8 +374,11 @@ def _parse_claim(claim: Any, entity: Record, key: str, schema: TableSchema,
         raise claim.error("missing required column", key=key, column="source")
     if draft.source_id not in sources:
         raise claim.error("unknown source", key=key, column="source", value=draft.source_id)
-    if not draft.quote or not isinstance(draft.quote, str):
+    if draft.quote is None:
         raise claim.error("missing required column", key=key, column="quote")
+    if not isinstance(draft.quote, str) or not draft.quote.strip():
+        raise claim.error("an empty quote supports nothing: copy the words from the page",
+                          key=key, column="quote", value=draft.quote)
     text = sources[draft.source_id].text
     if text is None:
         raise claim.error("the source has no capture to verify the quote against", key=key,
@@ -303,9 +405,10 @@ def read_entities(table: str, records: list[Record], schema: TableSchema,
         if key in (None, ""):
             raise record.error("missing required column", column=pk)
         key = str(key)
-        for extra in set(record) - set(writable) - {"claims", "resolutions"}:
-            raise record.error(f"{schema.name} has no such column", key=key, column=extra,
-                               value=record[extra])
+        for extra in sorted(set(record) - set(writable) - {"claims", "resolutions"}):
+            raise record.error(f"{schema.name} has no such column{_did_you_mean(extra, writable)}",
+                               key=key, column=extra, value=record[extra])
+        _check_containers(record, key)
         if key in drafts:
             first = drafts[key].record
             raise record.error(f"duplicate {pk} (first at {first.file}:{first.line})",
@@ -318,6 +421,7 @@ def read_entities(table: str, records: list[Record], schema: TableSchema,
             value = _coerce(record, key, column, record.get(name))
             _check_value(record, key, column, value)
             values[name] = value
+        _check_rules(record, key, table, values)
         for column in writable.values():
             if column.precision:
                 check_precision(record, key, column.name, values[column.name],
@@ -326,6 +430,26 @@ def read_entities(table: str, records: list[Record], schema: TableSchema,
                   for c in record.get("claims") or []]
         drafts[key] = EntityDraft(table, record, key, values, claims)
     return list(drafts.values())
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_containers(record: Record, key: str) -> None:
+    """`claims` is a list of mappings, `resolutions` a mapping of field to reason."""
+    claims, resolutions = record.get("claims"), record.get("resolutions")
+    if claims is not None and not isinstance(claims, list):
+        raise record.error("claims must be a list (each claim `- source: …`)", key=key,
+                           column="claims", value=claims)
+    if resolutions is not None and not (
+            isinstance(resolutions, dict)
+            and all(isinstance(v, str) and v.strip() for v in resolutions.values())):
+        raise record.error("resolutions must map each field to the reason its value was chosen",
+                           key=key, column="resolutions", value=resolutions)
 
 
 def check_precision(record: Record, key: str, column: str, value: dt.date | None,
@@ -359,6 +483,47 @@ def check_alias_collisions(drafts: list[EntityDraft]) -> None:
                     f"alias also names {other.entity_id} ({other.record.file}:"
                     f"{other.record.line})", key=draft.entity_id, column="aliases", value=alias)
             seen[alias] = draft
+
+
+# --- redirects -----------------------------------------------------------------------------------
+
+
+def check_redirects(records: list[Record], curated_ids: dict[str, dict[str, EntityDraft]]
+                    ) -> dict[tuple[str, str], str]:
+    """curated/redirects.yaml: each line retires `old_id` of `table` in favour of `new_id`.
+    A retired ID is no longer curated, a chain of redirects ends at a curated entity and never
+    comes back on itself. Returns (table, retired ID) -> the ID it now is."""
+    step: dict[tuple[str, str], tuple[str, Record]] = {}
+    for record in records:
+        table, old, new = (record.get(k) for k in ("table", "old_id", "new_id"))
+        if table not in curated_ids:
+            raise record.error(f"unknown table (one of {', '.join(curated_ids)})",
+                               column="table", value=table)
+        for column, value in (("old_id", old), ("new_id", new)):
+            if not isinstance(value, str) or not value:
+                raise record.error("missing required column", column=column, value=value)
+        if (table, old) in step:
+            first = step[(table, old)][1]
+            raise record.error(f"{old} is already redirected (at line {first.line})",
+                               key=old, column="old_id", value=old)
+        if old in curated_ids[table]:
+            raise record.error(f"{table} {old} is retired by this redirect but still curated; "
+                               f"rename it to {new} in its file", key=old, column="old_id",
+                               value=old)
+        step[(table, old)] = (new, record)
+    final: dict[tuple[str, str], str] = {}
+    for (table, old), (new, record) in step.items():
+        chain = [old, new]
+        while (table, chain[-1]) in step:
+            chain.append(step[(table, chain[-1])][0])
+            if chain[-1] in chain[:-1]:
+                raise record.error(f"redirect cycle: {' -> '.join(chain)}", key=old,
+                                   column="new_id", value=new)
+        if chain[-1] not in curated_ids[table]:
+            raise record.error(f"redirects to {chain[-1]}, which is not a curated {table} ID",
+                               key=old, column="new_id", value=new)
+        final[(table, old)] = chain[-1]
+    return final
 
 
 # --- jurisdictions from ISO 3166 -----------------------------------------------------------------
@@ -455,6 +620,7 @@ class _ReleaseBuilder:
         self.external_values = 0
         self.published_ids: dict[str, set[str]] = {}
         self.curated_ids: dict[str, dict[str, EntityDraft]] = {}
+        self.retired: dict[tuple[str, str], str] = {}  # (table, old ID) -> its ID now
 
     def active(self, claim: ClaimDraft) -> bool:
         return claim.external or claim.source_id in self.included
@@ -582,10 +748,9 @@ class _ReleaseBuilder:
                     known = any(item in self.curated_ids.get(t, {}) or
                                 (t == table and item in drafts) for t in targets)
                     if not known:
-                        label = "jurisdiction" if targets == ["jurisdictions"] else " or ".join(
-                            targets)
-                        raise draft.record.error(f"unknown {label}", key=draft.entity_id,
-                                                 column=column.name, value=item)
+                        raise draft.record.error(self._unknown(targets, item),
+                                                 key=draft.entity_id, column=column.name,
+                                                 value=item)
                     published = any(item in self.published_ids.get(t, set()) or
                                     (t == table and item in {r[schema.primary_key]
                                                              for r in rows}) for t in targets)
@@ -597,6 +762,14 @@ class _ReleaseBuilder:
                     row[column.name] = kept
                 elif values is not None and not kept:
                     row[column.name] = None
+
+    def _unknown(self, targets: list[str], item: str) -> str:
+        """Why a reference is refused: an ID retired by a redirect, or one nobody curated."""
+        for target in targets:
+            if (target, item) in self.retired:
+                return (f"retired {target} ID: redirects.yaml renames it to "
+                        f"{self.retired[(target, item)]}; use that")
+        return f"unknown {'jurisdiction' if targets == ['jurisdictions'] else ' or '.join(targets)}"
 
     def unnamed_rows(self) -> list[str]:
         """Table-basis claims whose row names neither the entity nor (for a model) its
@@ -669,7 +842,9 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
                          captures: dict[str, Capture], release_date: dt.date) -> ReleaseTables:
     """Every published table of the release dated `release_date`."""
     sources = read_sources(curated, captures)
+    check_release_has_sources(curated, sources, release_date)
     builder = _ReleaseBuilder(curated, schemas, sources, release_date)
+    check_mention_rules(curated.mention_columns, sources, builder.included)
     tables: dict[str, pd.DataFrame] = {}
     tables["sources"] = sources_frame(
         schemas["sources"], [s for s in sources.values() if s.source_id in builder.included])
@@ -682,6 +857,7 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
         check_alias_collisions(drafts)
         all_drafts[table] = drafts
         builder.curated_ids[table] = {d.entity_id: d for d in drafts}
+    builder.retired = check_redirects(curated.redirects, builder.curated_ids)
 
     for table in ENTITY_TABLES:
         schema = schemas[table]
