@@ -139,7 +139,7 @@ def test_home_totals_are_the_parquet_files_totals(browser, url, site, releases):
 
 
 def _page_types(releases: list[dict]) -> dict[str, str]:
-    """One page of each type, in the home's set and in the newest release's."""
+    """One page of each type, in the home's set, the newest release's and the first's."""
     newest = releases[-1]["date"]
     return {"home": "", "release": f"{newest}/index.html",
             "jurisdiction": f"{newest}/jurisdictions/{COUNTRY}.html",
@@ -147,6 +147,8 @@ def _page_types(releases: list[dict]) -> dict[str, str]:
             "source": f"{newest}/sources/sovereign-ai-full-map-2026-05.html",
             "figures": f"{newest}/figures.html", "find": f"{newest}/find.html",
             "dictionary": f"{newest}/dictionary.html",
+            "first-release": f"{releases[0]['date']}/index.html",
+            "first-release-jurisdiction": f"{releases[0]['date']}/jurisdictions/{COUNTRY}.html",
             "home-jurisdiction": f"jurisdictions/{COUNTRY}.html"}
 
 
