@@ -12,10 +12,13 @@ import hashlib
 import json
 import mimetypes
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from pipeline.curated import Record
 
 EXTENSIONS = {
     "text/plain": ".txt",
@@ -27,6 +30,48 @@ EXTENSIONS = {
 
 class CaptureError(Exception):
     """A source could not be captured (missing file, unreadable bytes, bad sidecar)."""
+
+
+SOURCE_ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")  # a source id is a slug: it names a folder
+
+
+def source_id_problem(source_id: object) -> str | None:
+    """Why `source_id` cannot name a folder of raw/ (None when it is a slug)."""
+    if isinstance(source_id, str) and SOURCE_ID.fullmatch(source_id):
+        return None
+    return ("not a slug (lowercase letters, digits and single hyphens), so it cannot name a "
+            "folder in raw/")
+
+
+def source_folder(raw_dir: Path, source_id: object) -> Path:
+    """raw/<source_id>/, refused for an id that is not a slug or a folder that is a symlink
+    (everything a capture writes or reads stays inside raw/)."""
+    problem = source_id_problem(source_id)
+    if problem:
+        raise CaptureError(f"source id {source_id!r} is {problem}")
+    folder = raw_dir / str(source_id)
+    if folder.is_symlink() or (folder.exists() and folder.resolve().parent
+                               != raw_dir.resolve()):
+        raise CaptureError(f"{folder}: is a symlink (to {folder.resolve()}); raw/ holds only "
+                           f"its own folders")
+    return folder
+
+
+def project_file(root: Path, name: object) -> Path:
+    """A file named relative to the project root (a source's capture_file), resolved: refused
+    when the name is not a relative path or it (or a symlink on the way) leads outside the
+    project."""
+    if not isinstance(name, str) or not name.strip():
+        raise CaptureError(f"must be a path relative to the project root, not {name!r}")
+    if "\0" in name:
+        raise CaptureError("contains a NUL byte")
+    if Path(name).is_absolute() or name.startswith("~"):
+        raise CaptureError("must be relative to the project root, not absolute")
+    path = (root / name).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise CaptureError(f"leads outside the project (to {path}); keep the page inside it "
+                           f"(raw/ holds the captures already made)")
+    return path
 
 
 @dataclass(frozen=True)
@@ -113,7 +158,7 @@ def capture_bytes(
 
     Bytes already captured for this source return the existing capture untouched."""
     digest = sha256_hex(data)
-    folder = raw_dir / source_id
+    folder = source_folder(raw_dir, source_id)
     existing = _find(folder, digest)
     if existing is not None:
         return existing, False
@@ -161,14 +206,44 @@ def capture_file(
     )
 
 
+def capture_declared_file(root: Path, raw_dir: Path, record: Record) -> bool:
+    """Bring a curated source's capture_file into raw/; True when that made a new capture.
+    Raises CuratedError (file, line, key, value) for a source id that is not a slug, a
+    capture_file outside the project, or a source with no capture at all: none in raw/, and
+    neither a capture_file nor a url to make one."""
+    source_id, name = record.get("source_id"), record.get("capture_file")
+    problem = source_id_problem(source_id)
+    if problem:
+        raise record.error(problem, column="source_id", value=source_id)
+    try:
+        path = None if name is None else project_file(root, name)
+        if path is not None and path.is_file():
+            return capture_file(raw_dir, str(source_id), path, origin=name)[1]
+        if latest_capture(raw_dir, str(source_id)) is not None or (
+                name is None and record.get("url")):
+            return False  # raw/ keeps the capture (or `sovai fetch` will make one)
+    except CaptureError as err:
+        raise record.error(str(err), key=str(source_id), column="capture_file",
+                           value=name) from None
+    if name is not None:
+        raise record.error("capture_file not found, and raw/ has no capture of the source",
+                           key=str(source_id), column="capture_file", value=name)
+    raise record.error(f"no capture in raw/{source_id}/, and neither a capture_file nor a url "
+                       f"to make one", key=str(source_id))
+
+
 def _load_sidecar(sidecar_path: Path) -> Capture:
     try:
         data = json.loads(sidecar_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise CaptureError(f"{sidecar_path}: unreadable capture metadata: {err}") from err
+    if not isinstance(data, dict) or data.get("sha256") != sidecar_path.stem \
+            or not re.fullmatch(r"[0-9a-f]{64}", sidecar_path.stem):
+        raise CaptureError(f"{sidecar_path}: its sha256 is not the content address in its name")
     body = sidecar_path.with_name(capture_name(data["sha256"], data.get("media_type", "")))
-    if not body.is_file():
-        raise CaptureError(f"{sidecar_path}: the captured file {body.name} is missing")
+    if body.is_symlink() or not body.is_file():
+        raise CaptureError(f"{sidecar_path}: the captured file {body.name} is missing (or a "
+                           f"symlink)")
     return Capture(**data, path=body)
 
 
@@ -179,7 +254,7 @@ def _find(folder: Path, digest: str) -> Capture | None:
 
 def list_captures(raw_dir: Path, source_id: str) -> list[Capture]:
     """Every capture of a source, oldest first."""
-    folder = raw_dir / source_id
+    folder = source_folder(raw_dir, source_id)
     if not folder.is_dir():
         return []
     captures = [_load_sidecar(p) for p in folder.glob("*.json")]

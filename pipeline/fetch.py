@@ -5,10 +5,17 @@ One `Fetcher` holds one requests session and the knobs of a `FetchPolicy`:
 - a descriptive User-Agent with a contact URL; connect, read and whole-body timeouts;
 - retries with exponential backoff and jitter on connection errors, 429 and 5xx, honouring
   Retry-After (up to a cap: a server asking for a longer wait fails the fetch instead);
+- only http and https, no credentials in the URL, only the allowed hosts (`hosts`, all by
+  default), and never a loopback, private, link-local or otherwise non-public address unless
+  the host is allowed by name (`hosts`, `--allow-host`, $SOVAI_FETCH_ALLOW_HOSTS);
 - redirects followed by hand, at most `max_redirects`, each hop checked like the first URL
-  (scheme, host, robots.txt); a loop is reported as one;
-- the body streamed and refused (not truncated) past `max_bytes`; only the media types raw/ can
-  hold are accepted;
+  (scheme, host, address, robots.txt); a redirect to another scheme (but http to https) or to a
+  host not allowed by name or pattern is refused; a loop is reported as one;
+- the body read one socket read at a time, each within the read timeout and none past the
+  whole-body deadline (`total_timeout`), so a body that trickles or never ends is cut; it is
+  refused (not truncated) past `max_bytes`, counted after gzip or deflate decompression (a
+  compression bomb is never inflated past the cap); only the media types raw/ can hold are
+  accepted;
 - robots.txt honoured per host (urllib.robotparser, read through the same session and cached);
   401/403 on robots.txt disallows the host, another 4xx allows it, 5xx or no answer refuses;
 - at least `min_interval` seconds between requests to one host (or robots.txt's Crawl-delay).
@@ -22,11 +29,14 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import ipaddress
 import os
 import random
 import re
+import socket
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -36,6 +46,7 @@ from urllib.robotparser import RobotFileParser
 
 import requests
 import yaml
+from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ReadTimeoutError
 
 from pipeline.capture import (
@@ -44,6 +55,7 @@ from pipeline.capture import (
     capture_bytes,
     latest_capture,
     sha256_hex,
+    source_id_problem,
     split_content_type,
     utc_now,
 )
@@ -61,7 +73,7 @@ DEFAULT_USER_AGENT = (f"{ROBOTS_TOKEN}/{_VERSION} (Sovereign AI Atlas source fet
                       f"+{CONTACT_URL})")
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309: parse at least the first 500 KiB
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-SOURCE_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+CHUNK = 64 * 1024  # bytes asked of the socket per read
 
 
 @dataclass(frozen=True)
@@ -81,10 +93,23 @@ class FetchPolicy:
     media_types: frozenset[str] = frozenset(EXTENSIONS)  # what raw/ can hold
     schemes: frozenset[str] = frozenset({"http", "https"})
     hosts: frozenset[str] | None = None  # allowed hosts ('.example.org' also allows subdomains)
+    # Private, loopback, link-local and other non-public addresses are refused unless the host
+    # is named exactly in `hosts` (not by a '.example.org' pattern) or this is True.
+    allow_private: bool = False
     robots: bool = True  # honour robots.txt
     min_interval: float = 1.0  # seconds between two requests to one host
     max_crawl_delay: float = 30.0  # a robots.txt Crawl-delay is honoured up to this
     trust_env: bool = True  # proxies and CA bundle from the environment (requests' default)
+
+
+ALLOW_HOSTS_ENV = "SOVAI_FETCH_ALLOW_HOSTS"  # comma-separated hosts, as --allow-host
+
+
+def default_policy(allow_hosts: Iterable[str] = ()) -> FetchPolicy:
+    """FetchPolicy(), limited to `allow_hosts` (else to $SOVAI_FETCH_ALLOW_HOSTS when set)."""
+    hosts = [h.strip().lower() for h in allow_hosts or os.environ.get(ALLOW_HOSTS_ENV, "")
+             .split(",") if h.strip()]
+    return FetchPolicy(hosts=frozenset(hosts)) if hosts else FetchPolicy()
 
 
 class FetchError(Exception):
@@ -121,6 +146,7 @@ def make_session(policy: FetchPolicy) -> requests.Session:
     session.headers.update({
         "User-Agent": policy.user_agent,
         "Accept": "text/html,application/xhtml+xml,text/plain;q=0.9,text/markdown;q=0.9",
+        "Accept-Encoding": "gzip, deflate",  # what _Inflater decodes, under the size cap
     })
     return session
 
@@ -147,6 +173,33 @@ def _host_allowed(host: str, allowed: Iterable[str]) -> bool:
         if host == entry.lstrip(".") or (entry.startswith(".") and host.endswith(entry)):
             return True
     return False
+
+
+def _named_exactly(host: str, allowed: Iterable[str] | None) -> bool:
+    """Whether `host` is one of the allowed hosts by name (a '.example.org' pattern does not
+    name its hosts exactly)."""
+    return host in {entry.lower() for entry in allowed or () if not entry.startswith(".")}
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    mapped = getattr(address, "ipv4_mapped", None)
+    address = mapped or address
+    return address.is_global and not address.is_multicast
+
+
+def non_public_address(host: str, port: int | None) -> str | None:
+    """The first address `host` names or resolves to that is not a public unicast one
+    (loopback, private, link-local, CGNAT, reserved, multicast, unspecified), else None. A name
+    that does not resolve is left to the connection to report."""
+    try:
+        addresses = [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            return None
+        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    return next((str(a) for a in addresses if not _public(a)), None)
 
 
 class Fetcher:
@@ -189,10 +242,32 @@ class Fetcher:
             raise FetchError(source_id, url, "the URL has no host")
         if parts.username or parts.password:
             raise FetchError(source_id, url, "the URL carries credentials")
-        if check_host and self.policy.hosts is not None \
-                and not _host_allowed(host, self.policy.hosts):
+        if not check_host:
+            return
+        if self.policy.hosts is not None and not _host_allowed(host, self.policy.hosts):
             raise FetchError(source_id, url, f"host {host!r} is not allowed "
                                              f"(allowed: {sorted(self.policy.hosts)})")
+        if not (self.policy.allow_private or _named_exactly(host, self.policy.hosts)):
+            address = non_public_address(host, parts.port)
+            if address is not None:
+                raise FetchError(source_id, url, f"host {host!r} is the non-public address "
+                                 f"{address} (loopback, private or reserved); refused unless "
+                                 f"allowed by name (--allow-host {host})")
+
+    def check_redirect(self, source_id: str, url: str, current: str, target: str) -> None:
+        """Refuse a redirect to another scheme (but http to https) or to another host (unless
+        the policy allows that host by name or pattern)."""
+        here, there = urlsplit(current), urlsplit(target)
+        schemes = (here.scheme.lower(), there.scheme.lower())
+        if schemes[0] != schemes[1] and schemes != ("http", "https"):
+            raise FetchError(source_id, url, f"redirect from {schemes[0]}: to {schemes[1]}: "
+                                             f"refused ({current} -> {target})")
+        host = (there.hostname or "").lower()
+        if host != (here.hostname or "").lower() and (
+                self.policy.hosts is None or not _host_allowed(host, self.policy.hosts)):
+            raise FetchError(source_id, url, f"redirect to another host {host!r} refused "
+                                             f"({current} -> {target}; --allow-host {host} "
+                                             f"allows it)")
 
     def robots_for(self, source_id: str, url: str) -> RobotFileParser:
         """The robots.txt rules of the URL's host, read once per host through the session."""
@@ -265,6 +340,7 @@ class Fetcher:
             if target in seen:
                 chain = " -> ".join([*seen[seen.index(target):], target])
                 raise FetchError(source_id, url, f"redirect loop: {chain}")
+            self.check_redirect(source_id, url, current, target)
             seen.append(target)
             if len(seen) > policy.max_redirects + 1:
                 raise FetchError(source_id, url, f"more than {policy.max_redirects} redirects "
@@ -350,32 +426,99 @@ class Fetcher:
 
     def _read_body(self, source_id: str, url: str, response: requests.Response,
                    max_bytes: int, truncate: bool) -> bytes:
-        deadline = time.monotonic() + self.policy.total_timeout
+        """Read the body one socket read at a time: each read waits at most the read timeout
+        and never past the whole-body deadline (checked before every read), and a compressed
+        body is inflated only up to the size cap."""
+        policy = self.policy
+        deadline = time.monotonic() + policy.total_timeout
+        inflater = _Inflater(source_id, url, response.headers.get("Content-Encoding"))
+        sock = _body_socket(response)
         chunks: list[bytes] = []
         size = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise FetchError(source_id, url, f"the body took longer than "
+                                                 f"{policy.total_timeout:g} s; refused")
+            if sock is not None:
+                sock.settimeout(min(policy.read_timeout, remaining))
+            data = self._read_once(source_id, url, response, deadline)
+            piece = inflater.feed(data, max_bytes - size + 1)
+            size += len(piece)
+            if size > max_bytes:
+                if truncate:
+                    chunks.append(piece[: len(piece) - (size - max_bytes)])
+                    break
+                raise FetchError(source_id, url, f"the body is over the {max_bytes}-byte "
+                                                 f"cap{inflater.after}; refused")
+            chunks.append(piece)
+            if not data:
+                break
+        return b"".join(chunks)
+
+    def _read_once(self, source_id: str, url: str, response: requests.Response,
+                   deadline: float) -> bytes:
+        """One read of the raw (still compressed) body; b"" at its end."""
         try:
-            for chunk in response.iter_content(chunk_size=64 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    if truncate:
-                        chunks.append(chunk[: max_bytes - (size - len(chunk))])
-                        break
-                    raise FetchError(source_id, url, f"the body is over the {max_bytes}-byte "
-                                                     f"cap; refused")
-                chunks.append(chunk)
-                if time.monotonic() > deadline:
-                    raise FetchError(source_id, url, f"the body took longer than "
-                                                     f"{self.policy.total_timeout:g} s; refused")
-        except requests.exceptions.ConnectionError as err:
-            if err.args and isinstance(err.args[0], ReadTimeoutError):
-                raise FetchError(source_id, url, f"the body stalled past the "
-                                 f"{self.policy.read_timeout:g} s read timeout") from None
+            return response.raw.read1(CHUNK, decode_content=False)
+        except ReadTimeoutError:
+            if time.monotonic() >= deadline - 0.05:
+                raise FetchError(source_id, url, f"the body took longer than "
+                                 f"{self.policy.total_timeout:g} s; refused") from None
+            raise FetchError(source_id, url, f"the body stalled past the "
+                             f"{self.policy.read_timeout:g} s read timeout") from None
+        except (Urllib3Error, OSError) as err:
             raise _Retryable(f"connection lost while reading the body: "
                              f"{_root_cause(err)}") from None
-        except (requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as err:
-            raise _Retryable(f"broken body: {_root_cause(err)}") from None
-        return b"".join(chunks)
+
+
+def _body_socket(response: requests.Response) -> socket.socket | None:
+    """The socket a streamed response reads from (urllib3 keeps its connection), if reachable."""
+    connection = getattr(response.raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+class _Inflater:
+    """Content-Encoding gzip or deflate undone incrementally, never producing more than asked
+    for, so a compressed body is capped after decompression (a gzip bomb is refused, not
+    inflated)."""
+
+    def __init__(self, source_id: str, url: str, encoding: str | None) -> None:
+        self.encoding = (encoding or "identity").strip().lower()
+        if self.encoding not in ("identity", "gzip", "x-gzip", "deflate"):
+            raise FetchError(source_id, url, f"content encoding {self.encoding!r} is not "
+                                             f"accepted (accepted: gzip, deflate)")
+        self.source_id, self.url = source_id, url
+        self.after = "" if self.encoding == "identity" else " after decompression"
+        self._z = self._new(raw=False) if self.after else None
+        self._started = False
+
+    def _new(self, *, raw: bool):  # zlib's decompressor type is private: not annotated
+        if self.encoding == "deflate":  # RFC 9110 says zlib-wrapped; some servers send raw
+            return zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """Decoded bytes for `data`, at most `room` of them; b"" data ends the body."""
+        if self._z is None:
+            return data
+        first, self._started = not self._started, self._started or bool(data)
+        try:
+            out = self._z.decompress(data, room)
+            if self._z.eof and self._z.unused_data.strip(b"\0"):  # another gzip member
+                rest, self._z = self._z.unused_data, self._new(raw=False)
+                out += self._z.decompress(rest, max(room - len(out), 1))
+        except zlib.error as err:
+            if self.encoding == "deflate" and first and data:
+                self._z = self._new(raw=True)
+                return self._z.decompress(data, room)
+            raise FetchError(self.source_id, self.url, f"the {self.encoding} body does not "
+                                                       f"decompress: {err}") from None
+        if not data and self._started and not self._z.eof:
+            raise FetchError(self.source_id, self.url, f"the {self.encoding} body ends before "
+                                                       f"its compressed stream does")
+        return out
 
 
 def _root_cause(err: BaseException) -> str:
@@ -507,6 +650,11 @@ def url_sources(curated_dir: Path, source_ids: Iterable[str] = ()) -> list[tuple
     """(source_id, url) of the sources with a URL, in file order; only `source_ids` if given.
     Raises SourceRegistryError for an id that is not a source or has no URL."""
     records = source_records(curated_dir)
+    for record in records:
+        problem = record.get("url") and source_id_problem(record.get("source_id"))
+        if problem:
+            raise SourceRegistryError(str(record.error(problem, column="source_id",
+                                                       value=record.get("source_id"))))
     with_url = [(str(r["source_id"]), str(r["url"])) for r in records
                 if r.get("source_id") and r.get("url")]
     wanted = list(dict.fromkeys(source_ids))
@@ -527,7 +675,7 @@ def fetch_one(paths: ProjectPaths, source_id: str, *, policy: FetchPolicy | None
               ) -> FetchResult:
     """Fetch one curated source by id (its URL read from curated/ now). Raises FetchError."""
     [(source_id, url)] = url_sources(paths.curated, [source_id])
-    with Fetcher(policy) as fetcher:
+    with Fetcher(policy or default_policy()) as fetcher:
         return fetch_source(fetcher, paths.raw, source_id, url)
 
 
@@ -636,7 +784,7 @@ def add_source(paths: ProjectPaths, source: NewSource, *, policy: FetchPolicy | 
                fetcher: Fetcher | None = None) -> FetchResult:
     """Capture a page and register it in curated/sources.yaml. Nothing is registered when the id
     is taken or malformed, or the fetch fails."""
-    if not SOURCE_ID.match(source.source_id):
+    if source_id_problem(source.source_id):
         raise SourceRegistryError(f"source id {source.source_id!r} must be a lowercase slug "
                                   f"(letters, digits and single hyphens)")
     if source.date_precision not in DATE_PRECISIONS:
@@ -653,7 +801,7 @@ def add_source(paths: ProjectPaths, source: NewSource, *, policy: FetchPolicy | 
     warnings = [f"the URL is already registered as {r['source_id']!r} ({r.file}:{r.line})"
                 for r in records if r.get("url") == source.url]
     own = fetcher is None
-    fetcher = fetcher or Fetcher(policy)
+    fetcher = fetcher or Fetcher(policy or default_policy())
     try:
         result = fetch_source(fetcher, paths.raw, source.source_id, source.url)
     finally:

@@ -20,6 +20,7 @@ from pipeline.fetch import (
     NewSource,
     SourceRegistryError,
     add_source,
+    default_policy,
     refresh_source,
     url_sources,
 )
@@ -27,12 +28,14 @@ from pipeline.paths import project_paths
 
 _allow_host = click.option(
     "--allow-host", "allow_hosts", multiple=True, metavar="HOST",
-    help="Fetch only from this host (repeatable; '.example.org' includes subdomains).")
+    help="Fetch only from this host (repeatable; '.example.org' includes subdomains; default "
+         "$SOVAI_FETCH_ALLOW_HOSTS). A host named here may be a loopback or private address, "
+         "which is otherwise refused.")
 
 
 def fetch_policy(ctx: click.Context, allow_hosts: tuple[str, ...] = ()) -> FetchPolicy:
     policy = ctx.obj.get("fetch_policy") if isinstance(ctx.obj, dict) else None
-    policy = policy or FetchPolicy()
+    policy = policy or default_policy()
     if allow_hosts:
         policy = dataclasses.replace(policy, hosts=frozenset(h.lower() for h in allow_hosts))
     return policy

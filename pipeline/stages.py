@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.capture import Capture, CaptureError, capture_file, latest_capture
+from pipeline.capture import Capture, capture_declared_file, latest_capture
 from pipeline.curated import Curated, load_curated
 from pipeline.extract import extract_mentions
 from pipeline.normalize import ReleaseTables, build_release_tables
@@ -34,16 +34,8 @@ def capture_sources(paths: ProjectPaths, curated: Curated) -> CaptureReport:
     report = CaptureReport(captures={})
     for record in curated.sources:
         source_id = record.get("source_id")
-        file_name = record.get("capture_file")
-        if file_name:
-            path = (paths.root / file_name).resolve()
-            if path.is_file():
-                _, new = capture_file(paths.raw, source_id, path, origin=file_name)
-                if new:
-                    report.new.append(source_id)
-            elif latest_capture(paths.raw, source_id) is None:
-                raise CaptureError(f"{record.file}:{record.line}: source {source_id!r}: "
-                                   f"capture_file not found: {file_name}")
+        if capture_declared_file(paths.root, paths.raw, record):
+            report.new.append(source_id)
         capture = latest_capture(paths.raw, source_id)
         if capture is not None:
             report.captures[source_id] = capture

@@ -28,6 +28,7 @@ from pipeline.defs.atlas import AtlasSettings
 from pipeline.defs.fetching import build_fetch_assets
 from pipeline.extract import capture_tables, capture_text, mentions_from_tables
 from pipeline.fetch import (
+    ALLOW_HOSTS_ENV,
     Fetcher,
     FetchError,
     FetchPolicy,
@@ -358,7 +359,7 @@ def test_redirects_are_followed_checked_and_capped(tmp_path, site, fetcher):
     assert "/hop5" not in site.paths()
     # A redirect to a host or place the policy forbids is refused like the first URL.
     away = site.route("/away", Reply(302, b"", headers={"Location": "http://localhost/x"}))
-    with pytest.raises(FetchError, match="host 'localhost' is not allowed"):
+    with pytest.raises(FetchError, match="redirect to another host 'localhost' refused"):
         fetch_source(fetcher, raw, "away", away)
     private = site.route("/to-private", Reply(302, b"", headers={"Location": "/private/p"}))
     with pytest.raises(FetchError, match="disallowed by the host's robots.txt"):
@@ -633,7 +634,8 @@ def test_cli_fetch_with_no_url_sources_and_allow_host(tmp_path, site):
 # --- Dagster ---------------------------------------------------------------------------------
 
 
-def test_fetch_asset_materializes_with_status_bytes_and_sha256(tmp_path, site):
+def test_fetch_asset_materializes_with_status_bytes_and_sha256(tmp_path, site, monkeypatch):
+    monkeypatch.setenv(ALLOW_HOSTS_ENV, "127.0.0.1")  # loopback is refused unless named
     root = write_project(tmp_path / "project")
     assert build_fetch_assets(root) == []  # no source with a URL
     url = site.route("/atlas", Reply(body=TABLE_PAGE))
