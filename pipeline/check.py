@@ -59,8 +59,8 @@ def run_check(paths: ProjectPaths, echo: Callable[[str], None] = print) -> int:
     blocking += _unclaimed_entities(curated.entities)
     unresolved_total = 0
     for release in releases:
-        captures = stages.release_captures(report.captures, curated, release)
         try:
+            captures = stages.release_captures(report.captures, curated, release)
             tables = stages.normalize(paths, curated, report.captures, release.date)
             resolution = stages.resolve(paths, curated, stages.mentions_for(captures), tables)
         except CuratedError as err:

@@ -175,9 +175,9 @@ def load_yaml_records(path: Path, *, display_root: Path | None = None) -> list[R
         raise CuratedError("empty file: write [] for a table with no records, or delete the "
                            "file", file=name, line=1)
     if not isinstance(data, list):
+        found = "a mapping" if isinstance(data, dict) else repr(data)
         raise CuratedError(f"expected a YAML list of records (each item `- key: value`), "
-                           f"found {'a mapping' if isinstance(data, dict) else repr(data)}", file=name,
-                           line=node.start_mark.line + 1)
+                           f"found {found}", file=name, line=node.start_mark.line + 1)
     for index, item in enumerate(data):
         if not isinstance(item, Record):
             raise CuratedError(f"item {index + 1} is not a mapping (`key: value`)", file=name,

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pycountry
 
-from pipeline.capture import Capture
+from pipeline.capture import Capture, CaptureError, verify_capture
 from pipeline.curated import DATE_BOUNDS, DATE_PRECISIONS, Curated, CuratedError, Record, parse_date
 from pipeline.extract import capture_text
 from pipeline.like_cases import unlike_cases
@@ -96,6 +96,8 @@ def read_sources(curated: Curated, captures: dict[str, Capture]) -> dict[str, So
             raise record.error(f"must be one of {list(DATE_BOUNDS)}", key=source_id,
                                column="date_bound", value=record["date_bound"])
         capture = captures.get(source_id)
+        if capture is not None:
+            _verify(record, source_id, capture)
         text = SourceText(source_id, capture_text(capture)) if capture else None
         if text is not None and not text.text.strip():
             raise record.error(f"the capture of {source_id} is empty ({capture.bytes} bytes of "
@@ -108,6 +110,16 @@ def read_sources(curated: Curated, captures: dict[str, Capture]) -> dict[str, So
                                value=record["date_evidence"])
         sources[source_id] = info
     return sources
+
+
+def _verify(record: Record, source_id: str, capture: Capture) -> None:
+    """A capture in raw/ is content-addressed: bytes that no longer hash to their name were
+    altered after capture, and no quote may be checked against them."""
+    try:
+        verify_capture(capture)
+    except CaptureError as err:
+        raise record.error(f"{err}: the capture was altered; restore it (git checkout raw/) "
+                           f"or capture the page again", key=source_id) from None
 
 
 def _check_citation_note(record: Record, source_id: str) -> None:
