@@ -244,3 +244,19 @@ def test_the_site_build_imports_no_chart_library_until_it_draws():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=REPO).stdout
     assert out.strip() == "[]"
+
+
+def test_the_headline_names_the_leaders_the_parquet_files_give(site, releases):
+    from collections import Counter
+
+    for entry in releases:
+        folder = site / entry["date"]
+        names = {j["jurisdiction_id"]: j["name"] for j in _rows(folder, "jurisdictions")}
+        counts = Counter(m["jurisdiction_id"] for m in _rows(folder, "models")
+                         if m["jurisdiction_id"])
+        top = max(counts.values())
+        page = (folder / "index.html").read_text()
+        headline = re.sub(r"<[^>]+>", "", re.search(r'<p id="headline">(.*?)</p>', page).group(1))
+        leaders = ", ".join(f"{html.escape(names[j])} ({top})" for j in sorted(
+            (j for j, n in counts.items() if n == top), key=lambda j: names[j]))
+        assert f"Most models: {leaders}." in headline, entry["date"]

@@ -34,6 +34,8 @@ def release_body(ctx: Context, entries: list[dict], folder: Path) -> dict:
         "charts": {c.name: c for c in chart_list}, "models": models, "projects": projects,
         "umbrellas": umbrellas, "totals": totals, "figures": figure_cells(ctx, figures),
         "timeline": pivot(points), "places": places(ctx, models, projects, totals),
+        "leaders": {"models": leaders(models, "total"), "projects": leaders(projects, "total"),
+                    "usd": leaders(totals, "usd")},
         "regions": sorted(data.rows("regions"), key=lambda r: r["name"]),
         "sources": sorted(data.sources.values(), key=lambda s: (s["published_on"],
                                                                  s["source_id"])),
@@ -45,6 +47,13 @@ def figure_cells(ctx: Context, figures: list[dict]) -> list[tuple[dict, Cell]]:
     rows = ctx.data.by_id("figures", "figure_id")
     return [(f, cell(ctx.data, "figures", rows[f["figure_id"]], "figure_id", "value",
                      text=figure_value(rows[f["figure_id"]]))) for f in figures]
+
+
+def leaders(rows: list[dict], key: str) -> list[dict]:
+    """The jurisdictions (all, if tied) with the largest non-zero `key`."""
+    named = [r for r in rows if r["jurisdiction_id"] and r[key]]
+    top = max((r[key] for r in named), default=None)
+    return [r for r in named if r[key] == top]
 
 
 def pivot(points: list[dict]) -> dict:
