@@ -43,6 +43,35 @@ class IntegrityError(ValueError):
     """A file's bytes do not match the sha256 its release (or index.json) records."""
 
 
+class UnsafePathError(IntegrityError):
+    """index.json or a datapackage.json names a file outside its release folder."""
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+
+
+def _release_path(entry: dict, name: str) -> str:
+    """`<date>/<name>`, refused unless the date is a release date and the name a relative path
+    of plain segments (no '..', no absolute path, no backslash or NUL): nothing an index or a
+    datapackage.json says can make the loader read or write outside a release folder."""
+    date = entry.get("date")
+    if not isinstance(date, str) or not _DATE.fullmatch(date):
+        raise UnsafePathError(f"index.json: release date {date!r} is not YYYY-MM-DD; refused")
+    if not isinstance(name, str) or not all(_SEGMENT.fullmatch(s) for s in name.split("/")):
+        raise UnsafePathError(f"release {date}: file path {name!r} is not a plain relative "
+                              f"path inside the release folder; refused")
+    return f"{date}/{name}"
+
+
+def _inside(folder: Path, relative: str) -> Path:
+    """folder/relative, refused if it (through a symlink) resolves outside `folder`."""
+    path = folder / relative
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise UnsafePathError(f"{path}: resolves outside {folder} (a symlink?); refused")
+    return path
+
+
 class ReleaseNotFound(LookupError):
     """The asked-for release or table is not in the index."""
 
@@ -139,7 +168,7 @@ class _Store:
         return cls(str(Path(text).expanduser().resolve()))
 
     def location(self, entry: dict, name: str) -> str:
-        relative = f"{entry['date']}/{name}"
+        relative = _release_path(entry, name)
         return self.base + relative if self.remote else str(Path(self.base) / relative)
 
     def index(self, *, refresh: bool) -> dict:
@@ -186,15 +215,15 @@ class _Store:
 
     def file(self, entry: dict, name: str, sha256: str) -> Path:
         """A release file on disk, its sha256 checked."""
+        relative = _release_path(entry, name)
         if not self.remote:
-            path = Path(self.base) / entry["date"] / name
+            path = _inside(Path(self.base), relative)
             actual = _sha256(path)
             if actual != sha256:
                 raise IntegrityError(f"{path}: sha256 {actual} does not match the {sha256} "
                                      f"recorded for it")
             return path
-        return _fetch_verified(self.base + f"{entry['date']}/{name}",
-                               self.cache / entry["date"] / name, sha256)
+        return _fetch_verified(self.base + relative, _inside(self.cache, relative), sha256)
 
 
 def _cache_dir(base: str) -> Path:

@@ -124,6 +124,10 @@ class SourceRegistryError(ValueError):
     """curated/sources.yaml cannot take the source (duplicate or malformed id, no such source)."""
 
 
+class SourceRecordError(SourceRegistryError):
+    """A record of curated/sources.yaml is unusable as it stands (its file and line named)."""
+
+
 @dataclass(frozen=True)
 class HttpResponse:
     url: str  # the URL that answered (after redirects)
@@ -441,7 +445,10 @@ class Fetcher:
                 raise FetchError(source_id, url, f"the body took longer than "
                                                  f"{policy.total_timeout:g} s; refused")
             if sock is not None:
-                sock.settimeout(min(policy.read_timeout, remaining))
+                try:
+                    sock.settimeout(min(policy.read_timeout, remaining))
+                except OSError:  # http.client closed it: the body is complete
+                    sock = None
             data = self._read_once(source_id, url, response, deadline)
             piece = inflater.feed(data, max_bytes - size + 1)
             size += len(piece)
@@ -473,9 +480,12 @@ class Fetcher:
 
 
 def _body_socket(response: requests.Response) -> socket.socket | None:
-    """The socket a streamed response reads from (urllib3 keeps its connection), if reachable."""
-    connection = getattr(response.raw, "_connection", None)
-    sock = getattr(connection, "sock", None)
+    """The socket a streamed response reads from, if reachable: urllib3's connection keeps it,
+    or (once http.client has let go of it) the reader of the response."""
+    sock = getattr(getattr(response.raw, "_connection", None), "sock", None)
+    if not isinstance(sock, socket.socket):  # http.client's reader: BufferedReader(SocketIO)
+        reader = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)
     return sock if isinstance(sock, socket.socket) else None
 
 
@@ -653,8 +663,8 @@ def url_sources(curated_dir: Path, source_ids: Iterable[str] = ()) -> list[tuple
     for record in records:
         problem = record.get("url") and source_id_problem(record.get("source_id"))
         if problem:
-            raise SourceRegistryError(str(record.error(problem, column="source_id",
-                                                       value=record.get("source_id"))))
+            raise SourceRecordError(str(record.error(problem, column="source_id",
+                                                     value=record.get("source_id"))))
     with_url = [(str(r["source_id"]), str(r["url"])) for r in records
                 if r.get("source_id") and r.get("url")]
     wanted = list(dict.fromkeys(source_ids))

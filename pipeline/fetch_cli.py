@@ -18,6 +18,7 @@ from pipeline.fetch import (
     FetchPolicy,
     FetchResult,
     NewSource,
+    SourceRecordError,
     SourceRegistryError,
     add_source,
     default_policy,
@@ -88,6 +89,8 @@ def fetch_command(ctx: click.Context, source_ids: tuple[str, ...],
     paths = project_paths()
     try:
         selected = url_sources(paths.curated, source_ids)
+    except SourceRecordError as err:
+        raise click.ClickException(str(err)) from None
     except SourceRegistryError as err:
         raise click.UsageError(str(err)) from None
     if not selected:

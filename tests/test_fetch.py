@@ -69,6 +69,8 @@ class Reply:
     delay: float = 0.0  # seconds before the status line
     send_length: bool = True  # False: no Content-Length, the body ends when the connection does
     stall: float = 0.0  # seconds of silence after the first half of the body
+    trickle: float = 0.0  # seconds between single bytes of the body
+    endless: bool = False  # send the body again and again until the client hangs up
 
 
 class Site:
@@ -120,6 +122,9 @@ class Handler(BaseHTTPRequestHandler):
             if reply.send_length:
                 self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
+            if reply.trickle or reply.endless:
+                self._dribble(reply)
+                return
             half = len(reply.body) // 2 if reply.stall else len(reply.body)
             self.wfile.write(reply.body[:half])
             self.wfile.flush()
@@ -127,6 +132,16 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(reply.body[half:])
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeouts, size cap)
+
+    def _dribble(self, reply: Reply) -> None:
+        step = 1 if reply.trickle else len(reply.body)
+        while True:
+            for start in range(0, len(reply.body), step):
+                self.wfile.write(reply.body[start:start + step])
+                self.wfile.flush()
+                time.sleep(reply.trickle or 0.01)
+            if not reply.endless:
+                return
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
