@@ -185,7 +185,8 @@ def test_yaml_python_tags_are_an_error_and_never_run(tmp_path, tag):
     root = write_project(tmp_path / "project", {"sources.yaml": evil})
     code, lines = check(root)
     assert code == 1 and len(lines) == 1
-    assert lines[0].startswith("BLOCKING: curated/sources.yaml:12: not valid YAML: could not determine a constructor for the tag ")
+    assert lines[0].startswith("BLOCKING: curated/sources.yaml:12: not valid YAML: could not "
+                               "determine a constructor for the tag ")
     assert "tag:yaml.org,2002:python/" in lines[0]
     assert not marker.exists()
 
