@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 import tracemalloc
@@ -26,6 +27,7 @@ from pipeline import dataset
 from pipeline.capture import CaptureError, capture_bytes
 from pipeline.cli import main
 from pipeline.fetch import Fetcher, FetchError, fetch_source
+from pipeline.paths import OutputFolderError, output_folder
 
 from .conftest import FILES, REPO, write_project
 from .test_fetch import POLICY, TABLE_PAGE, Reply, _no_proxies, files, sha, site
@@ -169,6 +171,51 @@ def test_fetch_with_a_hostile_source_id_writes_nothing_and_requests_nothing(tmp_
     with Fetcher(POLICY) as fetcher, pytest.raises(CaptureError, match="is not a slug"):
         fetch_source(fetcher, root / "raw", "../../../escaped", url)
     assert site.requests == [] and tree(tmp_path) == before
+
+
+def test_a_release_date_that_is_a_path_is_refused(tmp_path):
+    root = write_project(tmp_path / "project", {"releases.yaml": """
+        - {date: "../../../escaped", title: April 2026, status: draft}
+    """})
+    before = tree(tmp_path)
+    code, lines = check(root)
+    assert code == 1 and len(lines) == 1  # one line naming the file, line, column and value
+    assert lines[0].startswith("BLOCKING: curated/releases.yaml:1, column 'date', value "
+                               "'../../../escaped': ")
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize(("out", "reason"), [
+    ("{root}", "is the project root or a folder above it"),
+    ("{root}/..", "is the project root or a folder above it"),
+    ("/", "is the project root or a folder above it"),
+    ("{root}/raw", "lies in the project's raw/"),
+    ("{root}/curated/out", "lies in the project's curated/"),
+    ("{root}/pages/to-raw", "lies in the project's raw/"),  # a symlink into raw/
+    ("{tmp}/documents", "holds 'letter.txt', which is not an earlier output (no index.json)"),
+    ("{tmp}/documents/letter.txt", "holds 'letter.txt'"),
+    ("{tmp}/out\0x", "contains a NUL byte"),
+])
+def test_an_out_folder_that_could_overwrite_other_files_is_refused(tmp_path, out, reason):
+    root = write_project(tmp_path / "project")
+    (root / "raw").mkdir()
+    (root / "pages" / "to-raw").symlink_to(root / "raw")
+    (tmp_path / "documents").mkdir()
+    (tmp_path / "documents" / "letter.txt").write_text("not the Atlas's")
+    with pytest.raises(OutputFolderError, match=re.escape(reason)):
+        output_folder(root, out.format(root=root, tmp=tmp_path))
+
+
+def test_an_out_folder_that_is_new_empty_or_an_earlier_output_is_allowed(tmp_path):
+    root = write_project(tmp_path / "project")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.json").write_text("{}")
+    (tmp_path / "site" / "index.html").write_text("")
+    (tmp_path / "copied" / "2026-04-25").mkdir(parents=True)  # sealed releases copied in
+    for out in (root / "releases", root / "site", tmp_path / "new" / "releases",
+                tmp_path / "empty", tmp_path / "site", tmp_path / "copied"):
+        assert output_folder(root, out) == out.resolve()
 
 
 # --- YAML ------------------------------------------------------------------------------------
