@@ -15,11 +15,17 @@ def fold_whitespace(text: str) -> str:
 
 
 def fold_name(name: str) -> str:
-    """The key an alias is matched on: Unicode compatibility form, accents dropped, casefolded,
-    and everything that is not a letter or digit removed ("Qwen 3.6" == "qwen3.6" == "QWEN-3-6")."""
-    decomposed = unicodedata.normalize("NFKD", name)
+    """The key an alias is matched on: casefolded, Unicode compatibility form, accents dropped,
+    and everything that is not a letter or digit removed ("Qwen 3.6" == "qwen3.6" == "QWEN-3-6").
+
+    Case is folded before accents are dropped and again after the compatibility form (as in
+    Unicode's compatibility caseless matching), so a name and its casefolded spelling share a
+    key: the Greek iota subscript (U+0345) is a combining mark that casefolds to a letter,
+    and "ℌ" decomposes to an uppercase H."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return "".join(ch for ch in stripped.casefold() if ch.isalnum())
+    return "".join(ch for ch in unicodedata.normalize("NFKD", stripped.casefold())
+                   if ch.isalnum())
 
 
 def slugify(name: str) -> str:
