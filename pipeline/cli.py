@@ -26,18 +26,44 @@ def _quiet_dagster() -> None:
 
 
 def run_build(paths: ProjectPaths, release_key: str | None = None, *, echo=click.echo,
-              instance=None) -> list[dict]:
+              instance=None, verbose: bool = False) -> list[dict]:
     """Build every declared release in date order (or one, after the ones before it that are
     missing from the output folder): drafts are rebuilt by a real in-process Dagster run,
-    published ones are only verified. Raises on the first failure."""
+    published ones are only verified. Holds the project's lock. Raises on the first
+    failure."""
     _quiet_dagster()
+    from pipeline.lock import project_lock
+
+    with project_lock(paths.dagster_home, "build", echo=echo):
+        return _build_locked(paths, release_key, echo=echo, instance=instance,
+                             verbose=verbose)
+
+
+def _verify_sealed_first(paths: ProjectPaths, releases: list, echo) -> None:
+    """Before anything is built: undo an interrupted build, then verify every sealed release
+    (a draft's diff is computed against them, so they are checked whatever is built)."""
+    from pipeline.publish import check_sealed, recover_interrupted
+
+    if paths.releases.exists() and not paths.releases.is_dir():
+        raise click.ClickException(f"{paths.releases}: not a folder, so no release can be "
+                                   f"written there; nothing was published")
+    for line in recover_interrupted(paths.releases):
+        echo(f"releases/: {line}")
+    for release in releases:
+        if release.sealed:
+            check_sealed(release, paths.releases)
+
+
+def _build_locked(paths: ProjectPaths, release_key: str | None, *, echo, instance,
+                  verbose: bool) -> list[dict]:
     import dagster as dg
 
     from pipeline.definitions import BUILD_JOB, build_definitions
-    from pipeline.publish import check_sealed, refresh_release_index
+    from pipeline.publish import refresh_release_index
     from pipeline.stages import load_project
 
     curated, _, releases = load_project(paths)
+    _verify_sealed_first(paths, releases, echo)
     if release_key is not None:
         wanted = [r for r in releases if r.key == release_key]
         if not wanted:
@@ -51,22 +77,27 @@ def run_build(paths: ProjectPaths, release_key: str | None = None, *, echo=click
         selected = releases
     statuses = {r.key: r.status for r in releases}
     os.environ.setdefault("DAGSTER_HOME", str(paths.dagster_home))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").touch()  # the project's own instance, its defaults said so
     if instance is None:
         instance = dg.DagsterInstance.get()
     defs = build_definitions(paths.root)
     job = defs.resolve_job_def(BUILD_JOB)
     results = []
     for release in selected:
-        if release.sealed:
-            check_sealed(release, paths.releases)
+        if release.sealed:  # verified above
             refresh_release_index(paths.releases, paths.raw, statuses)
             echo(f"{release.key} {release.title}: published (sealed); checksums verified, "
                  f"not rebuilt")
             results.append({"release": release.key, "sealed": True})
             continue
         run_config = {"resources": {"settings": {"config": {
-            "root": str(paths.root), "releases_dir": str(paths.releases)}}}}
+            "root": str(paths.root), "releases_dir": str(paths.releases)}}},
+            # Dagster's own event log (and its stack traces) only when asked for: a failure
+            # is reported below in one line per failed step.
+            "loggers": {"console": {"config": {"log_level": "DEBUG" if verbose
+                                                             else "CRITICAL"}}}}
         result = job.execute_in_process(partition_key=release.key, run_config=run_config,
                                         instance=instance, raise_on_error=False)
         if not result.success:
@@ -132,10 +163,42 @@ def main(ctx: click.Context, root: Path | None) -> None:
 @click.option("--release", "release_key", metavar="DATE", help="Build only this release.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Write releases here instead of releases/.")
-def build(release_key: str | None, out: Path | None) -> None:
-    """Build every declared release (drafts rebuilt, published ones verified)."""
+@click.option("--verbose", is_flag=True, help="Also print Dagster's own event log.")
+def build(release_key: str | None, out: Path | None, verbose: bool) -> None:
+    """Build every declared release (drafts rebuilt, published ones verified).
+
+    \b
+    Example: sovai build --release 2026-08-31
+    Exit codes: 0 built and verified; 1 a curated, validation or sealing error (one line
+    per problem, nothing published, nothing published touched)."""
+    from pipeline.curated import CuratedError
+    from pipeline.lock import LockTimeout
+    from pipeline.releases import SealedReleaseError
+
     paths = project_paths(releases=out)
-    run_build(paths, release_key)
+    try:
+        run_build(paths, release_key, verbose=verbose)
+    except SealedReleaseError as err:
+        raise click.ClickException(
+            f"{err}\n  (a published release is never rebuilt; `sovai reproduce DATE` rebuilds "
+            f"one into a temporary folder and compares it)") from None
+    except (CuratedError, LockTimeout, OSError) as err:
+        raise click.ClickException(f"{err}; nothing was published") from None
+    except click.ClickException:
+        raise
+    except Exception as err:  # a fault below our code (a full disk under Dagster's database)
+        if verbose:
+            raise
+        raise click.ClickException(f"{_one_line(err)}; nothing was published (--verbose "
+                                   f"shows where it happened)") from None
+
+
+def _one_line(err: BaseException) -> str:
+    """The innermost cause of an error, in one line: its type and first line."""
+    while err.__cause__ is not None or err.__context__ is not None:
+        err = err.__cause__ or err.__context__
+    first = (str(err).strip().splitlines() or [""])[0]
+    return f"{type(err).__name__}: {first}"
 
 
 @main.command()
@@ -145,6 +208,78 @@ def check() -> None:
     from pipeline.check import run_check
 
     sys.exit(run_check(project_paths(), echo=click.echo))
+
+
+@main.command()
+@click.argument("releases", nargs=-1, metavar="[DATE]...")
+def verify(releases: tuple[str, ...]) -> None:
+    """Check every published file against the checksums recorded when it was sealed: each
+    file against its datapackage.json, each datapackage.json against releases/index.json,
+    every capture (raw/ and releases/captures/) against its content address and sidecar, and
+    anything in releases/ no release declares.
+
+    \b
+    Example: sovai verify 2026-07-31
+    Exit codes: 0 every file as published; 1 a problem, each file named on its own line."""
+    from pipeline.releases import SealedReleaseError
+    from pipeline.stages import load_project
+    from pipeline.verify import verify_project
+
+    paths = project_paths()
+    _, _, declared = load_project(paths)
+    unknown = [k for k in releases if k not in {r.key for r in declared if r.sealed}]
+    if unknown:
+        raise click.ClickException(f"{unknown[0]} is not a published release (published: "
+                                   f"{', '.join(r.key for r in declared if r.sealed)})")
+    try:
+        problems = verify_project(paths.releases, paths.raw, declared, list(releases))
+    except SealedReleaseError as err:
+        problems = [str(err)]
+    for problem in problems:
+        click.echo(problem)
+    checked = [r.key for r in declared if r.sealed and (not releases or r.key in releases)]
+    click.echo(f"{len(problems)} problems in {len(checked)} published releases "
+               f"({', '.join(checked)}) and their captures")
+    sys.exit(1 if problems else 0)
+
+
+@main.command()
+@click.argument("release_key", metavar="DATE")
+def reproduce(release_key: str) -> None:
+    """Rebuild a published release from the current tree into a temporary folder and compare
+    it byte for byte with the sealed one, naming every file that differs (for a table, its
+    first differing row). Writes nothing under releases/.
+
+    \b
+    Example: sovai reproduce 2026-07-31
+    Exit codes: 0 byte for byte the same; 1 something differs, or the release cannot be
+    rebuilt (one line: why)."""
+    from pipeline.curated import CuratedError
+    from pipeline.lock import LockTimeout, project_lock
+    from pipeline.reproduce import reproduce_release
+    from pipeline.stages import load_project
+    from pipeline.validate import ValidationError
+
+    paths = project_paths()
+    _, _, declared = load_project(paths)
+    release = next((r for r in declared if r.key == release_key and r.sealed), None)
+    if release is None:
+        raise click.ClickException(f"{release_key} is not a published release")
+    try:
+        with project_lock(paths.dagster_home, "reproduce", echo=click.echo):
+            differences = reproduce_release(paths, release)
+    except (CuratedError, ValidationError, LockTimeout, OSError) as err:
+        raise click.ClickException(f"release {release_key} cannot be rebuilt from this "
+                                   f"tree: {err}") from None
+    for line in differences:
+        click.echo(f"{release_key}/{line}")
+    click.echo(f"release {release_key}: " + ("rebuilt byte for byte from this tree"
+                                              if not differences else
+                                              f"{len(differences)} files differ"))
+    if differences and release.reproduces_at:
+        click.echo(f"  declared in curated/releases.yaml: it rebuilds byte for byte at commit "
+                   f"{release.reproduces_at}, not from this tree: {release.reproduce_note}")
+    sys.exit(1 if differences else 0)
 
 
 @main.command()

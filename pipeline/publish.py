@@ -17,7 +17,7 @@ import pyarrow
 import pyarrow.parquet as pq
 
 from pipeline.capture import CAPTURES, published_capture_path, write_atomic
-from pipeline.releases import Release, SealedReleaseError, sha256_file, verify_release_folder
+from pipeline.releases import Release, SealedReleaseError, sha256_file
 from pipeline.schemas import TableSchema, to_arrow
 from pipeline.site.config import DESCRIPTION, Publication
 
@@ -188,6 +188,29 @@ def publish_release(
     return target
 
 
+def recover_interrupted(releases_dir: Path) -> list[str]:
+    """Undo what a killed build left in releases/ (call it holding the project's lock): a
+    temporary folder or index is removed; a folder moved aside for a swap that never finished
+    goes back in place, and one whose replacement is in place is removed. Says what it did."""
+    done: list[str] = []
+    if not releases_dir.is_dir():
+        return done
+    for path in sorted(releases_dir.iterdir()):
+        if path.name.startswith(".tmp-"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            done.append(f"removed {path.name}, left by an interrupted build")
+        elif path.name.startswith(".old-") and path.is_dir():
+            name = path.name.removeprefix(".old-").rsplit("-", 1)[0]
+            if (releases_dir / name).exists():
+                shutil.rmtree(path)
+                done.append(f"removed {path.name}: {name} was already replaced")
+            else:
+                os.rename(path, releases_dir / name)
+                done.append(f"restored {name} from {path.name}: its replacement never "
+                            f"finished")
+    return done
+
+
 def swap_into_place(tmp: Path, target: Path) -> None:
     """Rename the finished folder into place; an old draft is moved aside first, then removed."""
     if target.exists():
@@ -200,15 +223,14 @@ def swap_into_place(tmp: Path, target: Path) -> None:
 
 
 def check_sealed(release: Release, releases_dir: Path) -> None:
-    """A published release is verified, never rebuilt: every file must match its checksum."""
-    folder = releases_dir / release.key
-    if not folder.is_dir():
-        raise SealedReleaseError(f"release {release.key} is published but {folder} is missing; "
-                                 f"restore it from git (a published release is never rebuilt)")
-    problems = verify_release_folder(folder)
+    """A published release is verified, never rebuilt: every file must match its checksum in
+    datapackage.json, and datapackage.json the checksum index.json recorded at sealing."""
+    from pipeline.verify import read_anchors, sealed_release_problems
+
+    problems = sealed_release_problems(releases_dir / release.key,
+                                       read_anchors(releases_dir).get(release.key))
     if problems:
-        raise SealedReleaseError(f"release {release.key} is sealed but its files changed:\n  "
-                                 + "\n  ".join(problems))
+        raise SealedReleaseError(f"release {release.key} is sealed, but " + "; ".join(problems))
 
 
 def write_index(releases_dir: Path, statuses: dict[str, str]) -> Path:
@@ -223,13 +245,34 @@ def write_index(releases_dir: Path, statuses: dict[str, str]) -> Path:
         if not package_path.is_file():
             continue
         entries.append(_index_entry(folder, statuses.get(folder.name, "undeclared")))
+    _keep_anchors(releases_dir, entries, statuses)
     index = {"releases": entries, "captures": _capture_entries(releases_dir)}
     index_path = releases_dir / "index.json"
     fd, tmp = tempfile.mkstemp(dir=releases_dir, prefix=".tmp-index-")
     with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
         handle.write(json.dumps(index, indent=2, ensure_ascii=False) + "\n")
+    os.chmod(tmp, 0o644)  # served as is by a static host
     os.replace(tmp, index_path)
     return index_path
+
+
+def _keep_anchors(releases_dir: Path, entries: list[dict], statuses: dict[str, str]) -> None:
+    """index.json's entry for a sealed release is written once, when it is first sealed, and
+    never rewritten: a rewrite would replace the checksum that proves the folder unchanged."""
+    from pipeline.verify import read_anchors
+
+    listed = {entry["date"]: entry for entry in entries}
+    for key, anchor in read_anchors(releases_dir).items():
+        if statuses.get(key) != "published":
+            continue
+        if key not in listed:
+            raise SealedReleaseError(f"release {key} is published but its folder is missing "
+                                     f"from {releases_dir}; restore it from git")
+        if listed[key]["datapackage_sha256"] != anchor:
+            raise SealedReleaseError(
+                f"{releases_dir / key / 'datapackage.json'}: sha256 "
+                f"{listed[key]['datapackage_sha256']} is not the {anchor} recorded in "
+                f"index.json when release {key} was sealed; restore the folder from git")
 
 
 def _index_entry(folder: Path, status: str) -> dict:

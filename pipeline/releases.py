@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,10 @@ class Release:
     status: str
     previous: dt.date | None
     notes: tuple[str, ...] = ()  # the curators' explanation of what the release corrects
+    # A sealed release the current tree no longer rebuilds (a later schema or rule change
+    # alters it): the commit whose tree does, and why this one does not.
+    reproduces_at: str | None = None
+    reproduce_note: str | None = None
 
     @property
     def key(self) -> str:
@@ -55,10 +61,24 @@ def declared_releases(curated: Curated) -> list[Release]:
                                                   for n in notes):
             raise record.error("must be a list of sentences", key=date.isoformat(),
                                column="notes", value=notes)
-        releases.append(Release(date, str(record["title"]), status, None, tuple(notes)))
+        at, why = _reproduced_at(record, date)
+        releases.append(Release(date, str(record["title"]), status, None, tuple(notes), at, why))
     releases.sort(key=lambda r: r.date)
-    return [Release(r.date, r.title, r.status, releases[i - 1].date if i else None, r.notes)
+    return [dataclasses.replace(r, previous=releases[i - 1].date if i else None)
             for i, r in enumerate(releases)]
+
+
+def _reproduced_at(record, date: dt.date) -> tuple[str | None, str | None]:
+    at, why = record.get("reproduces_at"), record.get("reproduce_note")
+    if at is None:
+        return None, None
+    if not (isinstance(at, str) and re.fullmatch(r"[0-9a-f]{40}", at)):
+        raise record.error("must be a full 40-character commit hash", key=date.isoformat(),
+                           column="reproduces_at", value=at)
+    if not (isinstance(why, str) and why.strip()):
+        raise record.error("say why this tree no longer rebuilds it", key=date.isoformat(),
+                           column="reproduce_note")
+    return at, why
 
 
 def find_release(releases: list[Release], key: str) -> Release:
