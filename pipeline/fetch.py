@@ -7,7 +7,9 @@ One `Fetcher` holds one requests session and the knobs of a `FetchPolicy`:
   Retry-After (up to a cap: a server asking for a longer wait fails the fetch instead);
 - only http and https, no credentials in the URL, only the allowed hosts (`hosts`, all by
   default), and never a loopback, private, link-local or otherwise non-public address unless
-  the host is allowed by name (`hosts`, `--allow-host`, $SOVAI_FETCH_ALLOW_HOSTS);
+  the host is allowed by name (`hosts`, `--allow-host`, $SOVAI_FETCH_ALLOW_HOSTS): checked on
+  the URL's name before any request, and again on the address each direct connection really
+  reached (so a name cannot resolve to a public address for the check and a private one after);
 - redirects followed by hand, at most `max_redirects`, each hop checked like the first URL
   (scheme, host, address, robots.txt); a redirect to another scheme (but http to https) or to a
   host not allowed by name or pattern is refused; a loop is reported as one;
@@ -45,9 +47,12 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
 import requests
+import requests.adapters
 import yaml
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 
 from pipeline.capture import (
     EXTENSIONS,
@@ -143,8 +148,59 @@ class _Retryable(Exception):
         self.reason, self.retry_after = reason, retry_after
 
 
+class NonPublicPeer(NewConnectionError):
+    """A connection reached a non-public address the policy does not allow (say a name that
+    resolved to a public address when the URL was checked and to 127.0.0.1 when connecting)."""
+
+    def __init__(self, conn: object, message: str) -> None:
+        super().__init__(conn, message)
+        self.text = message
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _checked_connection(base: type, allowed: Callable[[str], bool]) -> type:
+    """`base` (urllib3's HTTP or HTTPS connection) that checks the address it really connected
+    to, so a name cannot be checked as public and then connect to a private address."""
+
+    class Checked(base):  # type: ignore[misc, valid-type]
+        def _new_conn(self) -> socket.socket:
+            sock = super()._new_conn()
+            peer = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
+            if not _public(peer) and not allowed(str(self.host).lower()):
+                sock.close()
+                raise NonPublicPeer(self, f"{self.host} connected to the non-public address "
+                                          f"{peer}; refused unless allowed by name "
+                                          f"(--allow-host {self.host})")
+            return sock
+
+    return Checked
+
+
+class _PeerCheckingAdapter(requests.adapters.HTTPAdapter):
+    """Direct connections check their peer address (through a proxy, the peer is the proxy)."""
+
+    def __init__(self, allowed: Callable[[str], bool]) -> None:
+        self._allowed = allowed  # set first: HTTPAdapter.__init__ calls init_poolmanager
+        super().__init__()
+
+    def init_poolmanager(self, *args: object, **kwargs: object) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": type("CheckedHTTPPool", (HTTPConnectionPool,), {
+                "ConnectionCls": _checked_connection(HTTPConnection, self._allowed)}),
+            "https": type("CheckedHTTPSPool", (HTTPSConnectionPool,), {
+                "ConnectionCls": _checked_connection(HTTPSConnection, self._allowed)}),
+        }
+
+
 def make_session(policy: FetchPolicy) -> requests.Session:
     session = requests.Session()
+    adapter = _PeerCheckingAdapter(lambda host: policy.allow_private
+                                   or _named_exactly(host, policy.hosts))
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     session.trust_env = policy.trust_env
     session.max_redirects = policy.max_redirects
     session.headers.update({
@@ -407,6 +463,8 @@ class Fetcher:
         except requests.exceptions.ConnectTimeout:
             raise _Retryable(f"could not connect within {policy.connect_timeout:g} s") from None
         except requests.exceptions.ConnectionError as err:
+            if isinstance(_innermost(err), NonPublicPeer):
+                raise FetchError(source_id, url, _root_cause(err)) from None
             raise _Retryable(f"connection failed: {_root_cause(err)}") from None
         except requests.exceptions.RequestException as err:
             raise FetchError(source_id, url, f"request failed: {_root_cause(err)}") from None
@@ -531,8 +589,8 @@ class _Inflater:
         return out
 
 
-def _root_cause(err: BaseException) -> str:
-    """The innermost error requests and urllib3 wrap (the message a person can act on)."""
+def _innermost(err: BaseException) -> BaseException:
+    """The innermost error requests and urllib3 wrap."""
     seen: set[int] = set()
     while id(err) not in seen:
         seen.add(id(err))
@@ -542,6 +600,12 @@ def _root_cause(err: BaseException) -> str:
         if inner is None:
             break
         err = inner
+    return err
+
+
+def _root_cause(err: BaseException) -> str:
+    """The message of the innermost error (the one a person can act on)."""
+    err = _innermost(err)
     return str(err) or type(err).__name__
 
 

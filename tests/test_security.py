@@ -258,6 +258,22 @@ def test_loopback_is_refused_by_default_before_any_request(tmp_path, site):
         assert fetch_source(fetcher, tmp_path / "raw", "page", url).outcome == "new"
 
 
+def test_the_address_really_connected_to_is_checked(tmp_path, site, monkeypatch):
+    """A name checked as public that then connects to a private address (DNS rebinding) is
+    refused at the connection, before anything is sent."""
+    import pipeline.fetch
+
+    url = site.route("/page", Reply(body=TABLE_PAGE))
+    monkeypatch.setattr(pipeline.fetch, "non_public_address", lambda host, port: None)
+    with Fetcher(OPEN) as fetcher, pytest.raises(FetchError) as err:
+        fetch_source(fetcher, tmp_path / "raw", "page", url)
+    assert str(err.value) == (f"source 'page': {url}: robots.txt of {site.base} could not be "
+                              f"read, so the page is not fetched: 127.0.0.1 connected to the "
+                              f"non-public address 127.0.0.1; refused unless allowed by name "
+                              f"(--allow-host 127.0.0.1)")
+    assert site.requests == [] and files(tmp_path) == []
+
+
 @pytest.mark.parametrize(("url", "address"), [
     ("http://10.1.2.3/", "10.1.2.3"),
     ("http://192.168.0.1:8080/admin", "192.168.0.1"),
