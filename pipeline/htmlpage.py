@@ -46,6 +46,10 @@ BLOCK_TAGS = frozenset({
 
 MAX_COLSPAN = 1000  # the limits browsers apply (HTML spec)
 MAX_ROWSPAN = 65534
+# Spans and ragged rows expand a table to rows x columns cells: a 64 KB page of
+# `<tr><td colspan=1000>` rows would be two million. A page's tables together get at most this
+# many; a table that would take more keeps as many columns as fit (at least one per row).
+MAX_PAGE_CELLS = 250_000
 
 _WHITESPACE = re.compile(r"\s+")
 _SPAN = re.compile(r"\s*(\d+)")
@@ -217,6 +221,7 @@ class _Renderer:
 
     def __init__(self, *, cells: bool = False) -> None:
         self.cells = cells
+        self.cells_left = MAX_PAGE_CELLS  # of the page's table grids (MAX_PAGE_CELLS)
         self.lines: list[str] = []
         self.tables: list[PageTable] = []
         self._buffer: list[str] = []
@@ -260,9 +265,10 @@ class _Renderer:
         self.flush()
 
     def _table(self, node: Tag) -> None:
-        table = parse_table(node)
+        table = parse_table(node, cells_left=self.cells_left)
         if table is None:
             return
+        self.cells_left -= len(table.header) * (len(table.rows) + 1)
         if table.caption:
             self.lines.append(table.caption)
         table.line = len(self.lines) + 1
@@ -303,16 +309,19 @@ def _own_rows(table: Tag) -> Iterator[Tag]:
             yield row
 
 
-def _grid(rows: list[Tag]) -> list[list[tuple[str, list[str]]]]:
+def _grid(rows: list[Tag], max_width: int = MAX_COLSPAN) -> list[list[tuple[str, list[str]]]]:
     """Rows of (text, links) with row and column spans expanded. A rowspan of 0 or one running
-    past the last row stops at the last row, as in browsers."""
+    past the last row stops at the last row, as in browsers. Columns past `max_width` are
+    dropped."""
     cells: dict[tuple[int, int], tuple[str, list[str]]] = {}
     for r, row in enumerate(rows):
         c = 0
         for cell in row.find_all(("td", "th"), recursive=False):
             while (r, c) in cells:
                 c += 1
-            colspan = max(_span(cell, "colspan", MAX_COLSPAN), 1)
+            if c >= max_width:
+                break
+            colspan = min(max(_span(cell, "colspan", MAX_COLSPAN), 1), max_width - c)
             rowspan = _span(cell, "rowspan", MAX_ROWSPAN)
             rowspan = len(rows) - r if rowspan == 0 else min(rowspan, len(rows) - r)
             value = (_cell_text(cell), _cell_links(cell))
@@ -337,9 +346,11 @@ def _join_header(values: list[str]) -> str:
     return " / ".join(parts)
 
 
-def parse_table(table: Tag) -> PageTable | None:
-    """One <table> as a PageTable (None when it has no cells)."""
+def parse_table(table: Tag, *, cells_left: int = MAX_PAGE_CELLS) -> PageTable | None:
+    """One <table> as a PageTable (None when it has no cells), at most `cells_left` cells
+    wide times high (at least one column)."""
     rows = list(_own_rows(table))
+    max_width = max(1, min(MAX_COLSPAN, cells_left // max(len(rows), 1)))
     head = [r for r in rows if _row_group(r, table) == "thead"]
     if not head:
         for row in rows:
@@ -349,7 +360,7 @@ def parse_table(table: Tag) -> PageTable | None:
             head.append(row)
     head_ids = {id(r) for r in head}  # Tag equality is structural: compare identities
     body = [r for r in rows if id(r) not in head_ids]
-    head_grid, body_grid = _grid(head), _grid(body)
+    head_grid, body_grid = _grid(head, max_width), _grid(body, max_width)
     width = max([len(r) for r in head_grid + body_grid], default=0)
     if width == 0:
         return None

@@ -365,3 +365,17 @@ def test_a_table_with_ragged_rows_is_read_cell_by_cell(tmp_path):
     lines: list[str] = []
     assert run_check(project_paths(root, root / "releases"), echo=lines.append) == 0, lines
     assert lines[-1] == "0 blocking problems, 0 unresolved mentions in the latest release"
+
+
+def test_an_html_span_bomb_is_cut_to_a_bounded_grid():
+    """64 KB of `<td colspan=1000>` rows would expand to two million cells; a page's tables
+    keep at most MAX_PAGE_CELLS, as many columns as fit, and each row keeps its first cell."""
+    from pipeline.htmlpage import MAX_PAGE_CELLS, html_tables
+
+    bomb = "<table>" + "<tr><td colspan=1000>x</td></tr>" * 2000 + "</table>"
+    started = time.perf_counter()
+    [table] = html_tables(bomb)
+    assert time.perf_counter() - started < 10
+    assert len(table.header) * len(table.rows) <= MAX_PAGE_CELLS
+    assert len(table.rows) == 2000 and all(row == ["x"] * len(table.header)
+                                           for row in table.rows)
