@@ -79,7 +79,10 @@ def _build_locked(paths: ProjectPaths, release_key: str | None, *, echo, instanc
     os.environ.setdefault("DAGSTER_HOME", str(paths.dagster_home))
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()  # the project's own instance, its defaults said so
+    settings = home / "dagster.yaml"  # the project's own instance, its defaults said so
+    if not settings.is_file() or not settings.read_text(encoding="utf-8").strip():
+        # No usage report from a command-line build (Dagster prints a notice otherwise).
+        settings.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     if instance is None:
         instance = dg.DagsterInstance.get()
     defs = build_definitions(paths.root)
@@ -107,6 +110,7 @@ def _build_locked(paths: ProjectPaths, release_key: str | None, *, echo, instanc
             raise click.ClickException(_check_failure(failed_checks, release.key))
         metadata = _publish_metadata(result)
         echo(f"{release.key} {release.title}: built {paths.releases / release.key}")
+        echo("  stages: " + ", ".join(_stage_times(result)))
         for key in ("claims", "verified_quote_share", "unresolved_mentions",
                     "external_basis_values", "conflicts", "withheld_rows",
                     "dropped_references"):
@@ -119,6 +123,21 @@ def _build_locked(paths: ProjectPaths, release_key: str | None, *, echo, instanc
                         **metadata})
     del curated
     return results
+
+
+def _stage_times(result) -> list[str]:
+    """Each stage (a step that materialized an asset) with its duration, in the order they
+    finished, then the asset checks' steps as one total."""
+    materialized = {e.step_key for e in result.all_events if e.is_step_materialization}
+    times, checks, check_seconds = [], 0, 0.0
+    for event in result.all_events:
+        if event.is_step_success:
+            seconds = event.event_specific_data.duration_ms / 1000
+            if event.step_key in materialized:
+                times.append(f"{event.step_key} {seconds:.1f} s")
+            else:
+                checks, check_seconds = checks + 1, check_seconds + seconds
+    return times + [f"{checks} checks {check_seconds:.1f} s"]
 
 
 def _publish_metadata(result) -> dict:
@@ -154,8 +173,15 @@ def _check_failure(evaluations, key: str) -> str:
               help="Project root (default: $SOVAI_ROOT or this checkout).")
 @click.pass_context
 def main(ctx: click.Context, root: Path | None) -> None:
-    """Sovereign AI Atlas: build, check and compare dated releases."""
+    """Sovereign AI Atlas: build, check and compare dated releases.
+
+    \b
+    Example: sovai --root ~/atlas check
+    Each command's --help gives its exit codes."""
     if root is not None:
+        if not ((root / "curated").is_dir() and (root / "schemas").is_dir()):
+            raise click.ClickException(f"{root}: not a sovai project (it has no curated/ and "
+                                       f"schemas/ folders)")
         os.environ["SOVAI_ROOT"] = str(root.resolve())
 
 
@@ -204,10 +230,21 @@ def _one_line(err: BaseException) -> str:
 @main.command()
 def check() -> None:
     """List what blocks a release: bad curated rows, unverified quotes, unresolved names,
-    entities without claims, conflicts. Exits 1 when anything blocks."""
-    from pipeline.check import run_check
+    entities without claims, conflicts.
 
-    sys.exit(run_check(project_paths(), echo=click.echo))
+    \b
+    Example: sovai check
+    Exit codes: 0 nothing blocks; 1 something does (each problem with file and line)."""
+    from pipeline.check import run_check
+    from pipeline.lock import LockTimeout, project_lock
+
+    paths = project_paths()
+    try:
+        with project_lock(paths.dagster_home, "check", echo=click.echo):
+            code = run_check(paths, echo=click.echo)
+    except LockTimeout as err:
+        raise click.ClickException(str(err)) from None
+    sys.exit(code)
 
 
 @main.command()
@@ -284,7 +321,11 @@ def reproduce(release_key: str) -> None:
 
 @main.command()
 def dictionary() -> None:
-    """Regenerate docs/DATA_DICTIONARY.md from schemas/."""
+    """Regenerate docs/DATA_DICTIONARY.md from schemas/.
+
+    \b
+    Example: sovai dictionary
+    Exit codes: 0 written; 1 a schema file is invalid."""
     from pipeline.dictionary import write_dictionary
 
     paths = project_paths()
@@ -296,7 +337,11 @@ def dictionary() -> None:
               help="Write the site here (default: site/ in the project root).")
 def site(out: Path | None) -> None:
     """Build the static site from releases/: every release with its downloads, metadata and
-    pages, servable by any static host."""
+    pages, servable by any static host.
+
+    \b
+    Example: sovai site --out /tmp/atlas-site
+    Exit codes: 0 written; 1 a release's files changed or a setting is invalid (one line)."""
     from pipeline.curated import CuratedError
     from pipeline.releases import SealedReleaseError
     from pipeline.site.build import SiteError, build_site

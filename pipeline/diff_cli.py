@@ -10,15 +10,14 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
-import pandas as pd
-import pyarrow.parquet as pq
 
-from pipeline.curated import CuratedError, load_table_records
-from pipeline.diff import DiffError, changes_to_arrow, diff_release_dirs
 from pipeline.paths import project_paths
+
+if TYPE_CHECKING:  # pandas, pyarrow and the diff engine load when a diff runs, not for --help
+    import pandas as pd
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 OUTPUT_FORMATS = (".parquet", ".json")
@@ -26,6 +25,8 @@ OUTPUT_FORMATS = (".parquet", ".json")
 
 def resolve_release(ref: str, releases_dir: Path) -> Path:
     """A release date (YYYY-MM-DD) under releases_dir, else a folder path."""
+    from pipeline.diff import DiffError
+
     path = Path(ref)
     if DATE.match(ref) and not path.is_dir():
         path = releases_dir / ref
@@ -45,6 +46,9 @@ def shown(path: Path) -> str:
 
 def load_redirects(root: Path) -> list[dict]:
     """curated/redirects.yaml, read as the build reads it."""
+    from pipeline.curated import CuratedError, load_table_records
+    from pipeline.diff import DiffError
+
     try:
         return [dict(r) for r in load_table_records(root / "curated", "redirects")]
     except CuratedError as err:
@@ -72,6 +76,10 @@ def summary_lines(changes: pd.DataFrame) -> list[str]:
 
 
 def write_output(changes: pd.DataFrame, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from pipeline.diff import changes_to_arrow
+
     table = changes_to_arrow(changes)
     if path.suffix.lower() == ".parquet":
         pq.write_table(table, path, compression="zstd")
@@ -90,8 +98,12 @@ def write_output(changes: pd.DataFrame, path: Path) -> None:
 def diff_command(old: str, new: str, output: Path | None, releases_dir: Path | None) -> None:
     """Compare two releases, each a date (YYYY-MM-DD) or a path to a release folder.
 
-    Exits 0 when identical, 1 when different, 2 on error.
+    \b
+    Example: sovai diff 2026-06-30 2026-07-31 --output changes.json
+    Exit codes: 0 identical, 1 different, 2 error (one line on stderr).
     """
+    from pipeline.diff import DiffError, diff_release_dirs
+
     if output is not None and output.suffix.lower() not in OUTPUT_FORMATS:
         _fail(f"--output must end in .parquet or .json: {output}")
     paths = project_paths(releases=releases_dir)
