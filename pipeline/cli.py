@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -156,7 +157,9 @@ def _run_failure(result, key: str) -> str:
             cause = error
             while cause.cause is not None:
                 cause = cause.cause
-            lines.append(f"  {event.step_key}: {cause.message.strip()}")
+            # Our own errors carry file, line and value; their class path says nothing more.
+            message = re.sub(r"^pipeline\.[\w.]+Error: ", "", cause.message.strip())
+            lines.append(f"  {event.step_key}: {message}")
     return "\n".join(lines)
 
 
