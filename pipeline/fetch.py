@@ -13,11 +13,13 @@ One `Fetcher` holds one requests session and the knobs of a `FetchPolicy`:
 - redirects followed by hand, at most `max_redirects`, each hop checked like the first URL
   (scheme, host, address, robots.txt); a redirect to another scheme (but http to https) or to a
   host not allowed by name or pattern is refused; a loop is reported as one;
-- the body read one socket read at a time, each within the read timeout and none past the
-  whole-body deadline (`total_timeout`), so a body that trickles or never ends is cut; it is
-  refused (not truncated) past `max_bytes`, counted after gzip or deflate decompression (a
-  compression bomb is never inflated past the cap); only the media types raw/ can hold are
-  accepted;
+- a whole-response deadline (`total_timeout`): the body is read one socket read at a time,
+  each within the read timeout and none past the deadline, and a watchdog cuts the connection
+  at the deadline wherever a read is blocked (trickled headers too), so a response that
+  trickles or never ends is refused;
+- the body refused (not truncated) past `max_bytes`, counted after gzip or deflate
+  decompression (a compression bomb is never inflated past the cap); only the media types raw/
+  can hold are accepted;
 - robots.txt honoured per host (urllib.robotparser, read through the same session and cached);
   401/403 on robots.txt disallows the host, another 4xx allows it, 5xx or no answer refuses;
 - at least `min_interval` seconds between requests to one host (or robots.txt's Crawl-delay).
@@ -37,6 +39,7 @@ import random
 import re
 import socket
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -88,7 +91,7 @@ class FetchPolicy:
     user_agent: str = DEFAULT_USER_AGENT
     connect_timeout: float = 10.0  # seconds to open the connection
     read_timeout: float = 30.0  # seconds between bytes
-    total_timeout: float = 120.0  # seconds for a whole body
+    total_timeout: float = 120.0  # seconds for a whole response (headers and body)
     retries: int = 3  # attempts after the first, on connection errors, 429 and 5xx
     backoff_base: float = 1.0  # the n-th retry waits about backoff_base * 2**n (with jitter)
     backoff_max: float = 60.0
@@ -160,11 +163,33 @@ class NonPublicPeer(NewConnectionError):
         return self.text
 
 
-def _checked_connection(base: type, allowed: Callable[[str], bool]) -> type:
+class _InFlight:
+    """The socket a Fetcher's current request reads from (a Fetcher serves one thread), so that
+    the whole-request watchdog can cut it wherever the read is blocked (headers included)."""
+
+    def __init__(self) -> None:
+        self.sock: socket.socket | None = None
+
+    def abort(self) -> None:
+        sock = self.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # a blocked recv returns at once
+            except OSError:
+                pass  # already closed
+
+
+def _checked_connection(base: type, allowed: Callable[[str], bool],
+                        in_flight: _InFlight) -> type:
     """`base` (urllib3's HTTP or HTTPS connection) that checks the address it really connected
-    to, so a name cannot be checked as public and then connect to a private address."""
+    to, so a name cannot be checked as public and then connect to a private address, and
+    tells `in_flight` which socket the response is read from."""
 
     class Checked(base):  # type: ignore[misc, valid-type]
+        def getresponse(self, *args: object, **kwargs: object) -> object:
+            in_flight.sock = self.sock
+            return super().getresponse(*args, **kwargs)
+
         def _new_conn(self) -> socket.socket:
             sock = super()._new_conn()
             peer = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
@@ -183,15 +208,18 @@ class _PeerCheckingAdapter(requests.adapters.HTTPAdapter):
 
     def __init__(self, allowed: Callable[[str], bool]) -> None:
         self._allowed = allowed  # set first: HTTPAdapter.__init__ calls init_poolmanager
+        self.in_flight = _InFlight()
         super().__init__()
 
     def init_poolmanager(self, *args: object, **kwargs: object) -> None:
         super().init_poolmanager(*args, **kwargs)
+        checked = {scheme: _checked_connection(base, self._allowed, self.in_flight)
+                   for scheme, base in (("http", HTTPConnection), ("https", HTTPSConnection))}
         self.poolmanager.pool_classes_by_scheme = {
-            "http": type("CheckedHTTPPool", (HTTPConnectionPool,), {
-                "ConnectionCls": _checked_connection(HTTPConnection, self._allowed)}),
-            "https": type("CheckedHTTPSPool", (HTTPSConnectionPool,), {
-                "ConnectionCls": _checked_connection(HTTPSConnection, self._allowed)}),
+            "http": type("CheckedHTTPPool", (HTTPConnectionPool,),
+                         {"ConnectionCls": checked["http"]}),
+            "https": type("CheckedHTTPSPool", (HTTPSConnectionPool,),
+                          {"ConnectionCls": checked["https"]}),
         }
 
 
@@ -451,8 +479,42 @@ class Fetcher:
     def _attempt(self, source_id: str, url: str, headers: Mapping[str, str],
                  media_types: frozenset[str] | None, max_bytes: int,
                  truncate: bool) -> HttpResponse:
-        policy = self.policy
+        """One request under a watchdog: past `total_timeout` it cuts the connection wherever
+        the read is blocked (a trickle of headers too), and the attempt fails."""
         self._wait_for_host(url)
+        in_flight = getattr(self.session.get_adapter(url), "in_flight", None)
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            if in_flight is not None:
+                in_flight.abort()
+
+        deadline = time.monotonic() + self.policy.total_timeout
+        watchdog = threading.Timer(self.policy.total_timeout, expire)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            response = self._exchange(source_id, url, headers, media_types, max_bytes,
+                                      truncate, deadline)
+        except (_Retryable, FetchError):
+            if not expired.is_set():
+                raise
+        finally:
+            watchdog.cancel()
+            watchdog.join()
+        if expired.is_set():
+            raise self._too_slow(source_id, url)
+        return response
+
+    def _too_slow(self, source_id: str, url: str) -> FetchError:
+        return FetchError(source_id, url, f"the response took longer than "
+                                          f"{self.policy.total_timeout:g} s; refused")
+
+    def _exchange(self, source_id: str, url: str, headers: Mapping[str, str],
+                  media_types: frozenset[str] | None, max_bytes: int, truncate: bool,
+                  deadline: float) -> HttpResponse:
+        policy = self.policy
         try:
             response = self.session.get(
                 url, headers=dict(headers), allow_redirects=False, stream=True,
@@ -483,16 +545,15 @@ class Fetcher:
             if declared.isdigit() and int(declared) > max_bytes and not truncate:
                 raise FetchError(source_id, url, f"the body is {int(declared)} bytes, over the "
                                                  f"{max_bytes}-byte cap; refused")
-            body = self._read_body(source_id, url, response, max_bytes, truncate)
+            body = self._read_body(source_id, url, response, max_bytes, truncate, deadline)
             return HttpResponse(response.url, status, reason, response.headers, body)
 
     def _read_body(self, source_id: str, url: str, response: requests.Response,
-                   max_bytes: int, truncate: bool) -> bytes:
+                   max_bytes: int, truncate: bool, deadline: float) -> bytes:
         """Read the body one socket read at a time: each read waits at most the read timeout
         and never past the whole-body deadline (checked before every read), and a compressed
         body is inflated only up to the size cap."""
         policy = self.policy
-        deadline = time.monotonic() + policy.total_timeout
         inflater = _Inflater(source_id, url, response.headers.get("Content-Encoding"))
         sock = _body_socket(response)
         chunks: list[bytes] = []
@@ -500,8 +561,7 @@ class Fetcher:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise FetchError(source_id, url, f"the body took longer than "
-                                                 f"{policy.total_timeout:g} s; refused")
+                raise self._too_slow(source_id, url)
             if sock is not None:
                 try:
                     sock.settimeout(min(policy.read_timeout, remaining))
@@ -528,8 +588,7 @@ class Fetcher:
             return response.raw.read1(CHUNK, decode_content=False)
         except ReadTimeoutError:
             if time.monotonic() >= deadline - 0.05:
-                raise FetchError(source_id, url, f"the body took longer than "
-                                 f"{self.policy.total_timeout:g} s; refused") from None
+                raise self._too_slow(source_id, url) from None
             raise FetchError(source_id, url, f"the body stalled past the "
                              f"{self.policy.read_timeout:g} s read timeout") from None
         except (Urllib3Error, OSError) as err:

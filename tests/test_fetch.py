@@ -71,6 +71,7 @@ class Reply:
     stall: float = 0.0  # seconds of silence after the first half of the body
     trickle: float = 0.0  # seconds between single bytes of the body
     endless: bool = False  # send the body again and again until the client hangs up
+    header_trickle: float = 0.0  # seconds between single bytes of a header that never ends
 
 
 class Site:
@@ -106,6 +107,12 @@ class Handler(BaseHTTPRequestHandler):
         site: Site = self.server.site  # type: ignore[attr-defined]
         reply = site.next_reply(self.path, dict(self.headers))
         try:
+            if reply.header_trickle:
+                self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nX-Slow: ")
+                while True:
+                    self.wfile.write(b"z")
+                    self.wfile.flush()
+                    time.sleep(reply.header_trickle)
             time.sleep(reply.delay)
             if reply.etag is not None and self.headers.get("If-None-Match") == reply.etag:
                 self.send_response(304)
