@@ -483,6 +483,8 @@ class Fetcher:
         the read is blocked (a trickle of headers too), and the attempt fails."""
         self._wait_for_host(url)
         in_flight = getattr(self.session.get_adapter(url), "in_flight", None)
+        if in_flight is not None:
+            in_flight.sock = None  # not the last request's socket (connecting has its timeout)
         expired = threading.Event()
 
         def expire() -> None:

@@ -101,7 +101,7 @@ def test_sovai_build_publishes_nothing_from_outside_the_project(tmp_path):
     root = write_project(tmp_path / "project",
                          {"sources.yaml": _sources_with(capture_file="/etc/passwd")})
     result = CliRunner().invoke(main, ["--root", str(root), "build"])
-    assert result.exit_code == 1
+    assert result.exit_code == 1, result.output
     assert "value '/etc/passwd': must be relative to the project root" in result.output
     assert "Traceback" not in result.output
     assert not (root / "releases").exists() and not (root / "raw").exists()
