@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from pipeline import dataset
 from pipeline.capture import CaptureError, capture_bytes
 from pipeline.cli import main
-from pipeline.fetch import Fetcher, FetchError, fetch_source
+from pipeline.fetch import ALLOW_HOSTS_ENV, Fetcher, FetchError, fetch_source
 from pipeline.paths import OutputFolderError, output_folder
 
 from .conftest import FILES, REPO, write_project
@@ -274,6 +274,23 @@ def test_the_address_really_connected_to_is_checked(tmp_path, site, monkeypatch)
                               f"non-public address 127.0.0.1; refused unless allowed by name "
                               f"(--allow-host 127.0.0.1)")
     assert site.requests == [] and files(tmp_path) == []
+
+
+def test_the_cli_refuses_loopback_unless_the_host_is_named(tmp_path, site, monkeypatch):
+    monkeypatch.delenv(ALLOW_HOSTS_ENV, raising=False)
+    root = write_project(tmp_path / "project")
+    url = site.route("/atlas", Reply(body=TABLE_PAGE))
+    args = ["--root", str(root), "add-source", url, "--id", "atlas", "--title", "T",
+            "--published-on", "2026-04-20"]
+    refused = CliRunner().invoke(main, args)
+    assert (refused.exit_code, refused.output.splitlines()) == (1, [
+        f"Error: source 'atlas': {url}: host '127.0.0.1' is the non-public address 127.0.0.1 "
+        f"(loopback, private or reserved); refused unless allowed by name (--allow-host "
+        f"127.0.0.1); nothing was registered"])
+    assert site.requests == [] and not (root / "raw").exists()
+    allowed = CliRunner().invoke(main, [*args, "--allow-host", "127.0.0.1"])
+    assert allowed.exit_code == 0, allowed.output
+    assert files(root / "raw") == [f"atlas/{sha(TABLE_PAGE)}.html", f"atlas/{sha(TABLE_PAGE)}.json"]
 
 
 @pytest.mark.parametrize(("url", "address"), [
