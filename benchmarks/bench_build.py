@@ -98,8 +98,9 @@ def build_first_release(root: Path, releases_dir: Path) -> Path:
     return publish_prepared(prepare_release(paths, first), releases_dir)
 
 
-def run_stages(root: Path, previous: Path, skip_site: bool = False) -> None:
-    """One timed run over the second release: each stage prints a JSON line when it ends."""
+def run_stages(root: Path, previous: Path | None, skip_site: bool = False) -> None:
+    """One timed run over the second release: each stage prints a JSON line when it ends.
+    previous None: publish the second release as if it were the first (no diff to compute)."""
     import dataclasses
 
     from pipeline import stages, validate
@@ -113,11 +114,15 @@ def run_stages(root: Path, previous: Path, skip_site: bool = False) -> None:
 
     paths = ProjectPaths(root)
     release = _second_release(paths)
+    if previous is None:
+        release = dataclasses.replace(release, previous=None)
     shutil.rmtree(paths.raw, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix="sovai-bench-run-"))
     try:
         releases_dir = work / "releases"
-        shutil.copytree(previous, releases_dir / previous.name)
+        releases_dir.mkdir()
+        if previous is not None:
+            shutil.copytree(previous, releases_dir / previous.name)
         curated, schemas, _ = _timed("load curated", lambda: stages.load_project(paths))
         captures = _timed("capture", lambda: stages.capture_sources(paths, curated).captures)
         mentions = _timed("extract", lambda: stages.mentions_for(
@@ -144,6 +149,10 @@ def run_stages(root: Path, previous: Path, skip_site: bool = False) -> None:
                                    [dict(r) for r in curated.redirects])
         folder = _timed("publish (incl. diff, CHANGES.md)",
                         lambda: publish_prepared(prepared, releases_dir))
+        if previous is None:
+            print(json.dumps({"done": True, "claims": len(t["claims"]), "no_previous": True}),
+                  flush=True)
+            return
         keys = {name: schemas[name].primary_key for name in t}
         old = releases_dir / previous.name
         changes = _timed("diff", lambda: diff_release_dirs(old, folder, primary_keys=keys,
@@ -220,7 +229,7 @@ def _timev(cmd: list[str], cap: float, cwd: Path = ROOT) -> dict:
 
 
 def bench_scale(claims: int, repeat: int, cap: float, keep: Path | None, processes: bool,
-                skip_site: bool) -> dict:
+                skip_site: bool, diff_max: int) -> dict:
     from synthetic import generate_project
 
     base = keep or Path(tempfile.mkdtemp(prefix="sovai-bench-build-"))
@@ -236,17 +245,24 @@ def bench_scale(claims: int, repeat: int, cap: float, keep: Path | None, process
           f"{result['generate_seconds']:.1f} s (load {_load()})", flush=True)
     first_dir = base / f"first-{claims}"
     shutil.rmtree(first_dir, ignore_errors=True)
-    start = time.perf_counter()
-    lines, problem = _child(["--first", str(root), str(first_dir)], cap)
-    result["first_release_seconds"] = time.perf_counter() - start
-    if problem:
-        result["problems"].append(f"first release: {problem}")
-        print(f"   first release: {problem}", flush=True)
-        return result
-    previous = next(first_dir.iterdir())
-    print(f"   first release built in {result['first_release_seconds']:.1f} s", flush=True)
+    previous: Path | None = None
+    if claims <= diff_max:
+        start = time.perf_counter()
+        lines, problem = _child(["--first", str(root), str(first_dir)], cap)
+        result["first_release_seconds"] = time.perf_counter() - start
+        if problem:
+            result["problems"].append(f"first release: {problem}")
+            print(f"   first release: {problem}", flush=True)
+        else:
+            previous = next(first_dir.iterdir())
+            print(f"   first release built in {result['first_release_seconds']:.1f} s",
+                  flush=True)
+    if previous is None:
+        result["problems"].append("no previous release: diff, CHANGES.md and site not run")
+        print("   no previous release: the runs stop after publish", flush=True)
     for number in range(repeat):
-        args = ["--run", str(root), str(previous)] + (["--skip-site"] if skip_site else [])
+        args = ["--run", str(root), str(previous or "-")] + (["--skip-site"] if skip_site
+                                                             else [])
         lines, problem = _child(args, cap)
         run = {"stages": {x["stage"]: x for x in lines if "stage" in x}, "problem": problem,
                "load": _load(), **next((x for x in lines if x.get("done")), {})}
@@ -256,7 +272,7 @@ def bench_scale(claims: int, repeat: int, cap: float, keep: Path | None, process
               f"{' (' + problem + ')' if problem else ''}, load {run['load']}", flush=True)
         if problem:
             break  # a run that hit the cap would hit it again
-    if processes:
+    if processes and previous is not None:
         out = base / f"out-{claims}"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir()
@@ -340,6 +356,8 @@ def main() -> int:
     parser.add_argument("--processes", action="store_true",
                         help="also time whole sovai check/build processes and start-up")
     parser.add_argument("--skip-site", action="store_true")
+    parser.add_argument("--diff-max", type=int, default=100_000,
+                        help="above this many claims, build no first release (no diff)")
     parser.add_argument("--json", type=Path, help="write every measurement here")
     parser.add_argument("--keep", type=Path, help="generate into (and keep) this folder")
     parser.add_argument("--first", nargs=2, help=argparse.SUPPRESS)
@@ -349,7 +367,8 @@ def main() -> int:
         build_first_release(Path(args.first[0]), Path(args.first[1]))
         return 0
     if args.run:
-        run_stages(Path(args.run[0]), Path(args.run[1]), skip_site=args.skip_site)
+        run_stages(Path(args.run[0]), None if args.run[1] == "-" else Path(args.run[1]),
+                   skip_site=args.skip_site)
         return 0
 
     info = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "nproc": os.cpu_count(),
@@ -360,11 +379,11 @@ def main() -> int:
     results = []
     for scale in (int(s) for s in args.scales.split(",")):
         results.append(bench_scale(scale, args.repeat, args.cap, args.keep, args.processes,
-                                   args.skip_site))
+                                   args.skip_site, args.diff_max))
         print_table(results)
         if args.json:
             args.json.write_text(json.dumps({"machine": info, "scales": results}, indent=1))
-    startup = bench_startup(args.repeat) if args.processes else {}
+    startup = bench_startup(max(3, args.repeat)) if args.processes else {}
     for name, s in startup.items():
         print(f"{name}: {s['median_seconds']:.2f} s (runs {s['runs']}, {s['peak_mib']:.0f} MiB, "
               f"rc {s['rc']}, load {s['loads']})")
