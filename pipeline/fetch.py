@@ -553,7 +553,7 @@ class Fetcher:
     def _read_body(self, source_id: str, url: str, response: requests.Response,
                    max_bytes: int, truncate: bool, deadline: float) -> bytes:
         """Read the body one socket read at a time: each read waits at most the read timeout
-        and never past the whole-body deadline (checked before every read), and a compressed
+        and never past the whole-response deadline (checked before every read), and a compressed
         body is inflated only up to the size cap."""
         policy = self.policy
         inflater = _Inflater(source_id, url, response.headers.get("Content-Encoding"))
