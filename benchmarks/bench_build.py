@@ -346,6 +346,23 @@ def print_table(results: list[dict]) -> None:
             cells += [f"{seconds:.2f} ({peak:.0f})", ratio]
             previous = seconds
         print(f"| {stage} | " + " | ".join(cells) + " |")
+    for name, label in (("process_check", "`sovai check` (whole process, 2 releases)"),
+                        ("process_build", "`sovai build --release` second (whole process)")):
+        cells, previous = [], None
+        for r in results:
+            p = r.get(name)
+            if not p or "seconds" not in p:
+                cells += [(p or {}).get("problem", "not run"), ""]
+                previous = None
+                continue
+            ratio = f"×{p['seconds'] / previous:.1f}" if previous else ""
+            cells += [f"{p['seconds']:.1f} ({p['peak_mib']:.0f}) rc {p['rc']}, load {p['load']}",
+                      ratio]
+            previous = p["seconds"]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    loads = [", ".join(str(run["load"]) for run in r.get("runs", [])) for r in results]
+    print("| load (1-min average) after each run | " + " | ".join(f"{x} | " for x in loads)
+          + "|")
 
 
 def main() -> int:
@@ -360,9 +377,15 @@ def main() -> int:
                         help="above this many claims, build no first release (no diff)")
     parser.add_argument("--json", type=Path, help="write every measurement here")
     parser.add_argument("--keep", type=Path, help="generate into (and keep) this folder")
+    parser.add_argument("--table", nargs="+", type=Path, metavar="JSON",
+                        help="only print the table of earlier --json files (scales merged)")
     parser.add_argument("--first", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--run", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.table:
+        merged = [r for path in args.table for r in json.loads(path.read_text())["scales"]]
+        print_table(sorted(merged, key=lambda r: r["claims_target"]))
+        return 0
     if args.first:
         build_first_release(Path(args.first[0]), Path(args.first[1]))
         return 0
