@@ -60,6 +60,7 @@ def _build_locked(paths: ProjectPaths, release_key: str | None, *, echo, instanc
     import dagster as dg
 
     from pipeline.definitions import BUILD_JOB, build_definitions
+    from pipeline.defs.sealed import record_sealed
     from pipeline.publish import refresh_release_index
     from pipeline.stages import load_project
 
@@ -92,6 +93,7 @@ def _build_locked(paths: ProjectPaths, release_key: str | None, *, echo, instanc
     for release in selected:
         if release.sealed:  # verified above
             refresh_release_index(paths.releases, paths.raw, statuses)
+            record_sealed(instance, paths, [release])  # shown as materialized, checksums too
             echo(f"{release.key} {release.title}: published (sealed); checksums verified, "
                  f"not rebuilt")
             results.append({"release": release.key, "sealed": True})

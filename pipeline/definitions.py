@@ -1,4 +1,4 @@
-"""The Dagster code location: `dagster dev -w workspace.yaml` loads `defs` from here."""
+"""The Dagster code location `sovai`: `dagster dev -w workspace.yaml` loads `defs` from here."""
 
 from __future__ import annotations
 
@@ -9,10 +9,22 @@ import dagster as dg
 from pipeline.defs.atlas import AtlasSettings, build_atlas_definitions
 from pipeline.defs.automation import build_automation
 from pipeline.defs.fetching import build_fetch_assets
+from pipeline.defs.sealed import build_sealed_sensor
 from pipeline.defs.site import build_site_assets
+from pipeline.defs.storage import ProjectIOManager
 from pipeline.paths import default_root
 
 BUILD_JOB = "build_release"
+
+
+def project_resources(root: Path) -> dict:
+    """The settings, and the IO managers that keep each step's output as a file under
+    .dagster/storage/ (Parquet for tables, JSON for the rest)."""
+    settings = AtlasSettings(root=str(root))
+    return {"settings": settings,
+            **{f"{kind}_io": ProjectIOManager(settings=settings, kind=storage)
+               for kind, storage in (("table", "tables"), ("report", "reports"),
+                                     ("captures", "captures"), ("curated", "curated"))}}
 
 
 def build_definitions(root: Path | None = None) -> dg.Definitions:
@@ -31,8 +43,9 @@ def build_definitions(root: Path | None = None) -> dg.Definitions:
         asset_checks=atlas["asset_checks"],
         jobs=[job],
         schedules=automation["schedules"],
-        sensors=automation["sensors"],
-        resources={"settings": AtlasSettings(root=str(root))},
+        sensors=[*automation["sensors"], build_sealed_sensor(root)],
+        resources=project_resources(root),
+        executor=dg.in_process_executor,  # also for assets materialized from the UI
     )
 
 

@@ -51,13 +51,15 @@ def test_definitions_have_partitioned_assets_checks_job_schedule_and_sensor():
     job = defs.resolve_job_def(BUILD_JOB)
     assert job.partitions_def is not None
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"curated_records", "source_captures", "table_mentions", "release_tables",
-            "unresolved_mentions", "release_folder"} <= keys
+    assert {"curated_records", "source_captures", "table_mentions", "models", "claims",
+            "normalize_report", "unresolved_mentions", "release_folder"} <= keys
+    assert "release_tables" not in keys  # each table is its own asset now
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
     assert {"models_schema", "claims_schema", "foreign_keys", "claim_coverage",
             "quotes_verified"} <= checks
     assert defs.resolve_schedule_def("monthly_release") is not None
     assert defs.resolve_sensor_def("inputs_changed") is not None
+    assert defs.resolve_sensor_def("sealed_releases") is not None
 
 
 def test_dagster_definitions_validate(tmp_path):
@@ -67,3 +69,4 @@ def test_dagster_definitions_validate(tmp_path):
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "All code locations passed validation" in result.stdout + result.stderr
+    assert "Validation successful for code location sovai." in result.stdout + result.stderr

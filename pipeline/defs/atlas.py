@@ -1,22 +1,24 @@
 """Dagster assets of the Atlas, grouped by stage and partitioned by release date.
 
-Each asset is a thin call into pipeline.stages; validation runs as blocking asset checks, so a
-failed check stops the run before publish."""
+curated_records and source_captures → table_mentions → (normalize) one asset per published
+table, normalize_report, unresolved_mentions → release_folder. Each asset is a thin call into
+pipeline.stages; values pass between steps as files (pipeline.defs.storage); validation runs
+as blocking asset checks on the tables (pipeline.defs.checks), so a failed check stops the run
+before publish. A sealed release is never rebuilt: pipeline.defs.sealed records it."""
 
-
-import datetime as dt
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from pipeline import stages, validate
+from pipeline.capture import Capture
 from pipeline.curated import Curated, load_curated
 from pipeline.normalize import ReleaseTables
 from pipeline.paths import ProjectPaths, default_root, project_paths
 from pipeline.publish import check_sealed, publish_release, refresh_release_index
-from pipeline.releases import declared_releases
-from pipeline.schemas import load_schemas
+from pipeline.releases import Release, declared_releases, find_release
+from pipeline.schemas import TableSchema, load_schemas
 from pipeline.site.config import load_publication
 
 
@@ -36,29 +38,49 @@ def release_partitions(root: Path) -> dg.StaticPartitionsDefinition:
     return dg.StaticPartitionsDefinition([r.key for r in declared_releases(curated)])
 
 
+def release_of(context: dg.AssetExecutionContext, curated: Curated) -> Release:
+    return find_release(declared_releases(curated), context.partition_key)
+
+
+def release_tables(tables: dict[str, pd.DataFrame], report: dict,
+                   schemas: dict[str, TableSchema]) -> ReleaseTables:
+    """The normalize step's result again, from its table assets and its report."""
+    return ReleaseTables({n: tables[n] for n in schemas if n in tables},
+                         report["external_values"], report["dropped_references"],
+                         report["withheld"])
+
+
 def build_atlas_definitions(root: Path) -> dict:
+    from pipeline.defs.checks import validation_checks
+
     partitions = release_partitions(root)
     schemas = load_schemas(root / "schemas")
+    assets = [*_input_assets(partitions), _normalize_asset(schemas, partitions),
+              _unresolved_asset(schemas, partitions), _release_folder(schemas, partitions)]
+    return {"assets": assets, "asset_checks": [validation_checks(schemas, partitions)],
+            "partitions": partitions, "tables": list(schemas)}
 
-    def release_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
-                   settings: AtlasSettings):
-        return stages.release_for(settings.paths(), context.partition_key)
 
-    @dg.asset(group_name="curated", partitions_def=partitions,
-              description="Everything in curated/: releases, sources, entities with claims.")
-    def curated_records(settings: AtlasSettings) -> Curated:
-        return load_curated(settings.paths().curated)
+def _input_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    @dg.asset(group_name="curated", partitions_def=partitions, io_manager_key="curated_io",
+              kinds={"yaml"},
+              description="Everything in curated/: releases, sources, entities with claims. "
+                          "Stored as the list of curated/ files with their sha256.")
+    def curated_records(context: dg.AssetExecutionContext, settings: AtlasSettings) -> Curated:
+        curated = load_curated(settings.paths().curated)
+        context.add_output_metadata({"sources": len(curated.sources), **{
+            f"records_{name}": len(records) for name, records in curated.entities.items()}})
+        return curated
 
-    @dg.asset(group_name="capture", partitions_def=partitions,
+    @dg.asset(group_name="capture", partitions_def=partitions, io_manager_key="captures_io",
               description="Content-addressed captures in raw/ of every curated source: the "
                           "latest capture of each. Quotes are verified against all of them; "
                           "the release uses those published on or before its date.")
     def source_captures(context: dg.AssetExecutionContext, settings: AtlasSettings,
-                        curated_records: Curated) -> dict:
-        paths = settings.paths()
-        report = stages.capture_sources(paths, curated_records)
-        release = release_of(context, settings)
-        included = stages.release_captures(report.captures, curated_records, release)
+                        curated_records: Curated) -> dict[str, Capture]:
+        report = stages.capture_sources(settings.paths(), curated_records)
+        included = stages.release_captures(report.captures, curated_records,
+                                           release_of(context, curated_records))
         context.add_output_metadata({
             "sources": len(report.captures),
             "sources_in_release": len(included),
@@ -68,136 +90,128 @@ def build_atlas_definitions(root: Path) -> dict:
         })
         return report.captures
 
-    @dg.asset(group_name="extract", partitions_def=partitions,
+    @dg.asset(group_name="extract", partitions_def=partitions, io_manager_key="table_io",
+              kinds={"parquet"},
               description="Table cells of the release's captures, with a locator and the raw "
                           "text.")
-    def table_mentions(context: dg.AssetExecutionContext, settings: AtlasSettings,
-                       curated_records: Curated, source_captures: dict) -> pd.DataFrame:
-        release = release_of(context, settings)
+    def table_mentions(context: dg.AssetExecutionContext, curated_records: Curated,
+                       source_captures: dict[str, Capture]) -> pd.DataFrame:
+        release = release_of(context, curated_records)
         mentions = stages.mentions_for(
             stages.release_captures(source_captures, curated_records, release))
-        context.add_output_metadata({"mentions": len(mentions)})
+        context.add_output_metadata({"dagster/row_count": len(mentions)})
         return mentions
 
-    @dg.asset(group_name="normalize", partitions_def=partitions,
-              description="The published tables of the release, built from curated records "
-                          "whose claims come from the included sources.")
-    def release_tables(context: dg.AssetExecutionContext, settings: AtlasSettings,
-                       curated_records: Curated, source_captures: dict) -> ReleaseTables:
-        release = release_of(context, settings)
-        tables = stages.normalize(settings.paths(), curated_records, source_captures,
-                                  release.date)
-        context.add_output_metadata({f"rows_{k}": len(v) for k, v in tables.tables.items()}
-                                    | {"external_basis_values": tables.external_values})
-        return tables
+    return [curated_records, source_captures, table_mentions]
 
-    @dg.asset(group_name="normalize", partitions_def=partitions,
-              description="Names in table cells that resolved to no ID: a report, never "
-                          "dropped silently.")
+
+REPORT_DESCRIPTION = (
+    "What normalize set aside, as JSON: rows named in this release but withheld (file:line "
+    "and why), references dropped because their target is not in the release, and how many "
+    "values rest only on an external reference.")
+
+
+def _normalize_asset(schemas: dict[str, TableSchema], partitions: dg.PartitionsDefinition
+                     ) -> dg.AssetsDefinition:
+    from pipeline.defs.catalog import table_output_metadata, table_spec
+
+    inputs = ["curated_records", "source_captures"]
+    specs = [table_spec(s, inputs, partitions) for s in schemas.values()]
+    specs.append(dg.AssetSpec("normalize_report", deps=inputs, group_name="normalize",
+                              partitions_def=partitions, kinds={"json"},
+                              description=REPORT_DESCRIPTION).with_io_manager_key("report_io"))
+
+    @dg.multi_asset(name="normalize", specs=specs, ins={k: dg.AssetIn(k) for k in inputs},
+                    description="Every published table of the release, built from curated "
+                                "records whose claims come from the included sources.")
+    def normalize(context: dg.AssetExecutionContext, settings: AtlasSettings,
+                  curated_records: Curated, source_captures: dict[str, Capture]):
+        release = release_of(context, curated_records)
+        if release.sealed:
+            raise dg.Failure(
+                f"release {release.key} is published (sealed): it is never rebuilt. sovai "
+                f"build records it as materialized from releases/{release.key}/ once its "
+                f"checksums verify; `sovai reproduce {release.key}` rebuilds it to compare.")
+        built = stages.normalize(settings.paths(), curated_records, source_captures,
+                                 release.date)
+        for name, frame in built.tables.items():
+            yield dg.Output(frame, output_name=name,
+                            metadata=table_output_metadata(schemas[name], frame))
+        yield dg.Output({"external_values": built.external_values,
+                         "dropped_references": built.dropped_references,
+                         "withheld": built.withheld}, output_name="normalize_report",
+                        metadata={"external_basis_values": built.external_values,
+                                  "dropped_references": len(built.dropped_references),
+                                  "withheld_rows": len(built.withheld)})
+
+    return normalize
+
+
+def _unresolved_asset(schemas: dict[str, TableSchema], partitions: dg.PartitionsDefinition
+                      ) -> dg.AssetsDefinition:
+    named = [n for n, s in schemas.items() if "name" in s.column_names]
+
+    @dg.asset(group_name="normalize", partitions_def=partitions, io_manager_key="table_io",
+              kinds={"parquet"},
+              ins={"curated_records": dg.AssetIn(), "table_mentions": dg.AssetIn(),
+                   **{n: dg.AssetIn(n) for n in named}},
+              description="Names in table cells that resolved to no ID of the tables they "
+                          "may name: a report, never dropped silently.")
     def unresolved_mentions(context: dg.AssetExecutionContext, settings: AtlasSettings,
                             curated_records: Curated, table_mentions: pd.DataFrame,
-                            release_tables: ReleaseTables) -> pd.DataFrame:
+                            **tables: pd.DataFrame) -> pd.DataFrame:
         resolution = stages.resolve(settings.paths(), curated_records, table_mentions,
-                                    release_tables)
+                                    ReleaseTables(tables, 0, [], []))
         unresolved = resolution.unresolved
         context.add_output_metadata({
+            "dagster/row_count": len(unresolved),
             "resolved": len(resolution.resolved),
-            "unresolved": len(unresolved),
             "declared_not_entities": len(resolution.set_aside),
             "preview": dg.MetadataValue.md(unresolved.head(30).to_markdown(index=False)
                                            if len(unresolved) else "none"),
         })
         return unresolved
 
-    checks = []
-    for name in schemas:
-        if name == "changes":
-            continue
-        checks.append(_schema_check(name, partitions))
+    return unresolved_mentions
 
-    @dg.asset_check(asset=release_tables, blocking=True, partitions_def=partitions,
-                    description="Every ID a table points to exists in the release.")
-    def foreign_keys(release_tables: ReleaseTables) -> dg.AssetCheckResult:
-        return _result(validate.check_foreign_keys(release_tables.tables, schemas))
 
-    @dg.asset_check(asset=release_tables, blocking=True, partitions_def=partitions,
-                    description="Every published value has at least one claim.")
-    def claim_coverage(release_tables: ReleaseTables) -> dg.AssetCheckResult:
-        return _result(validate.check_claim_coverage(release_tables.tables, schemas))
+def _release_folder(schemas: dict[str, TableSchema], partitions: dg.PartitionsDefinition
+                    ) -> dg.AssetsDefinition:
+    ins = {k: dg.AssetIn(k) for k in ("curated_records", "source_captures",
+                                      "unresolved_mentions", "normalize_report", *schemas)}
 
-    @dg.asset_check(asset=release_tables, blocking=True, partitions_def=partitions,
-                    additional_ins={"source_captures": dg.AssetIn()},
-                    description="Every quote occurs in its source's capture (whitespace "
-                                "folded, nothing else).")
-    def quotes_verified(release_tables: ReleaseTables, source_captures: dict
-                        ) -> dg.AssetCheckResult:
-        texts = stages.source_texts(release_tables, source_captures)
-        return _result(validate.check_quotes(release_tables.tables["claims"], texts))
-
-    @dg.asset(group_name="publish", partitions_def=partitions,
-              description="The release folder releases/<date>/, written once, atomically, "
-                          "with its diff against the previous release.")
+    @dg.asset(group_name="publish", partitions_def=partitions, ins=ins, kinds={"parquet"},
+              description="The release folder releases/<date>/ (one partition per release "
+                          "date), written once, atomically, with its diff against the "
+                          "previous release.")
     def release_folder(context: dg.AssetExecutionContext, settings: AtlasSettings,
-                       curated_records: Curated, source_captures: dict,
-                       release_tables: ReleaseTables, unresolved_mentions: pd.DataFrame
-                       ) -> dg.MaterializeResult:
+                       curated_records: Curated, source_captures: dict[str, Capture],
+                       unresolved_mentions: pd.DataFrame, normalize_report: dict,
+                       **tables: pd.DataFrame) -> dg.MaterializeResult:
         paths = settings.paths()
-        releases = declared_releases(curated_records)
-        release = release_of(context, settings)
-        statuses = {r.key: r.status for r in releases}
+        release = release_of(context, curated_records)
+        statuses = {r.key: r.status for r in declared_releases(curated_records)}
         if release.sealed:
             check_sealed(release, paths.releases)
             refresh_release_index(paths.releases, paths.raw, statuses)
             return dg.MaterializeResult(metadata={"sealed": True, "verified": True})
-        texts = stages.source_texts(release_tables, source_captures)
+        built = release_tables(tables, normalize_report, schemas)
+        texts = stages.source_texts(built, source_captures)
         # Defence in depth: the blocking checks ran already; publish re-checks cheaply so that
         # nothing invalid is written even if a check was skipped.
-        problems = validate.check_release(release_tables.tables, schemas, texts)
+        problems = validate.check_release(built.tables, schemas, texts)
         if problems:
             raise validate.ValidationError("\n".join(problems))
-        stats = stages.release_stats(release_tables, unresolved_mentions, texts)
-        target = publish_release(release, release_tables.tables, schemas, paths.releases,
+        stats = stages.release_stats(built, unresolved_mentions, texts)
+        target = publish_release(release, built.tables, schemas, paths.releases,
                                  publication=load_publication(paths.curated),
                                  redirects=[dict(r) for r in curated_records.redirects],
                                  stats=stats)
         refresh_release_index(paths.releases, paths.raw, statuses)
         return dg.MaterializeResult(metadata={
-            "path": str(target),
+            "path": dg.MetadataValue.path(str(target)),
             **{f"rows_{k}": v for k, v in stats["rows"].items()},
             **{k: v for k, v in stats.items() if k != "rows"},
         })
 
-    assets = [curated_records, source_captures, table_mentions, release_tables,
-              unresolved_mentions, release_folder]
-    return {
-        "assets": assets,
-        "asset_checks": checks + [foreign_keys, claim_coverage, quotes_verified],
-        "partitions": partitions,
-    }
-
-
-def _result(messages: list[str]) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        passed=not messages,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"failures": len(messages),
-                  "details": dg.MetadataValue.md("\n".join(f"- {m}" for m in messages)
-                                                 or "none")},
-        description=messages[0] if messages else None,
-    )
-
-
-def _schema_check(table: str, partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset="release_tables", name=f"{table}_schema", blocking=True,
-                    partitions_def=partitions,
-                    description=f"pandera: the {table} table matches schemas/{table}.yaml.")
-    def schema_check(settings: AtlasSettings, release_tables: ReleaseTables
-                     ) -> dg.AssetCheckResult:
-        schema = load_schemas(settings.paths().schemas)[table]
-        return _result(validate.check_schema(schema, release_tables.tables[table]))
-
-    return schema_check
-
-
-def today() -> dt.date:
-    return dt.date.today()
+    return release_folder

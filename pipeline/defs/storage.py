@@ -1,0 +1,153 @@
+"""How values pass between the pipeline's steps: files an operator can open, never pickles.
+
+Under the project's Dagster home, `.dagster/storage/<asset>/<release date>.<ext>`:
+- a published table is Parquet with exactly the Arrow types of its schemas/ file (what publish
+  writes), read back into the frame normalize built;
+- any other table (mentions, unresolved mentions) is Parquet as pandas writes it;
+- the captures of a run are JSON naming each source's capture by sha256 (raw/ holds the bytes);
+- the curated records are JSON listing every curated/ file with its sha256; loading reads
+  curated/ again and refuses if it changed since, so a rebuild of a later step never mixes
+  two states of curated/;
+- a report (normalize_report) is JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import pyarrow.parquet as pq
+from upath import UPath
+
+from pipeline.capture import Capture, list_captures
+from pipeline.curated import Curated, load_curated
+from pipeline.defs.atlas import AtlasSettings
+from pipeline.schemas import TableSchema, frame_from_records, load_schemas, to_arrow
+
+STORAGE = "storage"  # the folder under the Dagster home
+
+
+def read_table(schema: TableSchema, path: Path | UPath) -> pd.DataFrame:
+    """A published table's Parquet file as the frame normalize builds (same dtypes, values)."""
+    return frame_from_records(schema, pq.read_table(str(path)).to_pylist())
+
+
+def write_json(path: UPath, value: Any) -> None:
+    path.write_text(json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+
+
+class _ProjectStorage(dg.UPathIOManager):
+    """A UPathIOManager rooted in the project's Dagster home (one file per asset partition)."""
+
+    def __init__(self, settings: AtlasSettings) -> None:
+        super().__init__(base_path=UPath(settings.paths().dagster_home / STORAGE))
+        self.paths = settings.paths()
+
+
+class ParquetTables(_ProjectStorage):
+    extension = ".parquet"
+
+    def _schema(self, context: dg.InputContext | dg.OutputContext) -> TableSchema | None:
+        return load_schemas(self.paths.schemas).get(context.asset_key.path[-1])
+
+    def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame, path: UPath) -> None:
+        schema = self._schema(context)
+        table = to_arrow(schema, obj) if schema is not None else _plain_arrow(obj)
+        pq.write_table(table, str(path))
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
+        schema = self._schema(context)
+        if schema is not None:
+            return read_table(schema, path)
+        return pd.read_parquet(str(path))
+
+
+def _plain_arrow(frame: pd.DataFrame):
+    import pyarrow
+
+    return pyarrow.Table.from_pandas(frame, preserve_index=False)
+
+
+class JsonReports(_ProjectStorage):
+    extension = ".json"
+
+    def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
+        write_json(path, obj)
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
+        return json.loads(path.read_text(encoding="utf-8"))
+
+
+class CaptureRefs(JsonReports):
+    """dict[source_id, Capture] stored as the sha256 of each capture; loaded back from raw/."""
+
+    def dump_to_path(self, context: dg.OutputContext, obj: dict[str, Capture], path: UPath
+                     ) -> None:
+        write_json(path, {source_id: {"sha256": c.sha256, "media_type": c.media_type,
+                                      "path": str(Path(c.path).relative_to(self.paths.root))}
+                          for source_id, c in sorted(obj.items())})
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> dict[str, Capture]:
+        refs = super().load_from_path(context, path)
+        captures = {}
+        for source_id, ref in refs.items():
+            found = [c for c in list_captures(self.paths.raw, source_id)
+                     if c.sha256 == ref["sha256"]]
+            if not found:
+                raise dg.Failure(f"raw/{ref['path']}: the capture of {source_id} this run "
+                                 f"read is gone from raw/; materialize source_captures again")
+            captures[source_id] = found[0]
+        return captures
+
+
+_CURATED_MEMO: dict[tuple[str, str], Curated] = {}
+
+
+def curated_manifest(curated_dir: Path) -> dict[str, str]:
+    """Every file under curated/ with its sha256."""
+    return {path.relative_to(curated_dir).as_posix(): hashlib.sha256(path.read_bytes())
+            .hexdigest() for path in sorted(curated_dir.rglob("*")) if path.is_file()}
+
+
+def _digest(manifest: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+
+
+class CuratedRecords(JsonReports):
+    """The curated records are curated/ itself: stored as a manifest of its files, loaded by
+    reading curated/ again (once per process while it is unchanged)."""
+
+    def dump_to_path(self, context: dg.OutputContext, obj: Curated, path: UPath) -> None:
+        manifest = curated_manifest(Path(obj.root))
+        _CURATED_MEMO.clear()
+        _CURATED_MEMO[(str(obj.root), _digest(manifest))] = obj
+        write_json(path, manifest)
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> Curated:
+        stored = super().load_from_path(context, path)
+        current = curated_manifest(self.paths.curated)
+        if current != stored:
+            changed = sorted(set(current.items()) ^ set(stored.items()))
+            raise dg.Failure(f"curated/{changed[0][0]} changed since curated_records was "
+                             f"materialized; materialize curated_records again")
+        key = (str(self.paths.curated), _digest(stored))
+        if key not in _CURATED_MEMO:
+            _CURATED_MEMO.clear()
+            _CURATED_MEMO[key] = load_curated(self.paths.curated)
+        return _CURATED_MEMO[key]
+
+
+class ProjectIOManager(dg.ConfigurableIOManagerFactory):
+    """One of the storages above, rooted in the project the run's settings name."""
+
+    settings: AtlasSettings
+    kind: str = "tables"  # tables, reports, captures or curated
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> dg.UPathIOManager:
+        kinds = {"tables": ParquetTables, "reports": JsonReports, "captures": CaptureRefs,
+                 "curated": CuratedRecords}
+        return kinds[self.kind](self.settings)
