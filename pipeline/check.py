@@ -20,11 +20,12 @@ def _quote_failures(entities: dict[str, list[Record]], texts: dict[str, SourceTe
     failures = []
     for records in entities.values():
         for record in records:
-            for claim in record.get("claims") or []:
+            claims = record.get("claims")
+            for claim in claims if isinstance(claims, list) else []:  # normalize says why not
                 if not isinstance(claim, Record) or claim.get("basis") == "external":
                     continue
                 source, quote = claim.get("source"), claim.get("quote")
-                if source not in texts:
+                if not isinstance(source, str) or source not in texts:
                     failures.append(f"{claim.file}:{claim.line}: unknown or uncaptured source "
                                     f"{source!r}")
                 elif not isinstance(quote, str) or texts[source].find(quote) is None:

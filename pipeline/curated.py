@@ -185,6 +185,17 @@ def load_yaml_records(path: Path, *, display_root: Path | None = None) -> list[R
     return data
 
 
+def string_list(record: Record, column: str, *, key: str | None = None) -> list[str]:
+    """A column that holds a list of IDs or names (null is an empty list)."""
+    value = record.get(column)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise record.error("must be a list of IDs or names", key=key, column=column,
+                           value=value)
+    return value
+
+
 def parse_date(record: Record, column: str, *, key: str | None = None) -> dt.date:
     """A date column: YAML dates or 'YYYY-MM-DD' strings."""
     value = record.get(column)

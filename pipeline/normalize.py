@@ -18,7 +18,15 @@ import pandas as pd
 import pycountry
 
 from pipeline.capture import Capture, CaptureError, verify_capture
-from pipeline.curated import DATE_BOUNDS, DATE_PRECISIONS, Curated, CuratedError, Record, parse_date
+from pipeline.curated import (
+    DATE_BOUNDS,
+    DATE_PRECISIONS,
+    Curated,
+    CuratedError,
+    Record,
+    parse_date,
+    string_list,
+)
 from pipeline.extract import capture_text
 from pipeline.like_cases import unlike_cases
 from pipeline.money import add_usd
@@ -158,8 +166,16 @@ def check_mention_rules(rules: list[Record], sources: dict[str, SourceInfo],
     from pipeline.extract import capture_tables
 
     for rule in rules:
-        info = sources.get(rule.get("source"))
-        if info is None or info.source_id not in included or info.capture is None:
+        source = rule.get("source")
+        for column, kind in (("source", str), ("table", int), ("column", str)):
+            if not isinstance(rule.get(column), kind) or isinstance(rule.get(column), bool):
+                raise rule.error(f"needs {column} ({'a number' if kind is int else 'text'})",
+                                 column=column, value=rule.get(column))
+        string_list(rule, "resolve_to")
+        if source not in sources:
+            raise rule.error("unknown source", column="source", value=source)
+        info = sources[source]
+        if info.source_id not in included or info.capture is None:
             continue
         key = (info.capture.sha256, info.capture.media_type)
         if key not in _TABLES_CACHE:
@@ -369,7 +385,7 @@ def _parse_claim(claim: Any, entity: Record, key: str, schema: TableSchema,
         raise claim.error("fields must be a list of columns or a mapping column: value",
                           key=key, column="fields", value=fields)
     for name in names:
-        if name not in claimable:
+        if not isinstance(name, str) or name not in claimable:
             raise claim.error(f"{schema.name} has no such column", key=key, column="fields",
                               value=name)
     if isinstance(fields, list):
@@ -384,6 +400,8 @@ def _parse_claim(claim: Any, entity: Record, key: str, schema: TableSchema,
         return draft
     if not draft.source_id:
         raise claim.error("missing required column", key=key, column="source")
+    if not isinstance(draft.source_id, str):
+        raise claim.error("unknown source", key=key, column="source", value=draft.source_id)
     if draft.source_id not in sources:
         raise claim.error("unknown source", key=key, column="source", value=draft.source_id)
     if draft.quote is None:
@@ -427,9 +445,10 @@ def read_entities(table: str, records: list[Record], schema: TableSchema,
                                key=key, column=pk, value=key)
         values: dict[str, Any] = {}
         for name, column in writable.items():
-            if name not in record and not column.nullable and not column.is_list:
+            if record.get(name) is None and not column.nullable and not column.is_list:
                 if not (table == "jurisdictions" and name in ("name", "kind")):
-                    raise record.error("missing required column", key=key, column=name)
+                    raise record.error("missing required column" if name not in record else
+                                       "required: may not be null", key=key, column=name)
             value = _coerce(record, key, column, record.get(name))
             _check_value(record, key, column, value)
             values[name] = value
@@ -1028,7 +1047,8 @@ def _figure_conflicts(builder: _ReleaseBuilder, curated: Curated, figures: pd.Da
     conflicts.yaml (a context window of two different models is no conflict)."""
     declared: dict[frozenset, Record] = {}
     for record in curated.conflicts:
-        ids = record.get("figure_ids") or []
+        ids = string_list(record, "figure_ids")
+        string_list(record, "entity_ids")
         if not record.get("resolution"):
             raise record.error("missing required column", column="resolution")
         unknown = [i for i in ids if i not in builder.curated_ids["figures"]]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipeline.curated import Record
+from pipeline.curated import Record, string_list
 from pipeline.text import fold_name
 
 RESOLVED_COLUMNS = ["source_id", "locator", "column_header", "text", "name", "table_name",
@@ -88,7 +88,7 @@ def resolve_mentions(mentions: pd.DataFrame, config: list[Record],
     resolved, unresolved, set_aside = [], [], []
     for rule in config:
         source, table_no, header = rule.get("source"), rule.get("table"), rule.get("column")
-        targets = list(rule.get("resolve_to") or [])
+        targets = string_list(rule, "resolve_to")
         unknown = [t for t in targets if t not in index]
         if not source or not table_no or not header or not targets or unknown:
             raise rule.error("needs source, table, column and resolve_to (known tables)",

@@ -22,6 +22,9 @@ from pathlib import Path
 import click
 import dagster as dg
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.check import run_check
 from pipeline.cli import run_build
@@ -379,3 +382,29 @@ def test_an_html_span_bomb_is_cut_to_a_bounded_grid():
     assert len(table.header) * len(table.rows) <= MAX_PAGE_CELLS
     assert len(table.rows) == 2000 and all(row == ["x"] * len(table.header)
                                            for row in table.rows)
+
+
+# Any value where any other belongs: `sovai check` answers with lines, never a traceback.
+ODD_VALUES = [None, "", [], {}, 0, -1, 1.5, True, "xyz", [1, 2], {"a": 1}, [None], [[]], [{}],
+              "2026-02-30", "../x", 10**30, {"source": 1}]
+
+
+@settings(max_examples=15, derandomize=True, database=None, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(sorted(k for k in FILES if FILES[k].strip() != "[]")), st.data())
+def test_any_value_in_any_field_is_reported_never_a_traceback(tmp_path_factory, name, data):
+    records = yaml.safe_load(_text(name))
+    target = data.draw(st.sampled_from(records), label="record")
+    claims = target.get("claims")
+    if isinstance(claims, list) and claims and data.draw(st.booleans(), label="in a claim"):
+        target = data.draw(st.sampled_from(claims), label="claim")
+    key = data.draw(st.sampled_from([*target, "extra"]), label="key")
+    target[key] = data.draw(st.sampled_from(ODD_VALUES), label="value")
+    root = write_project(tmp_path_factory.mktemp("odd") / "project",
+                         {name: yaml.safe_dump(records, allow_unicode=True, sort_keys=False)})
+    lines: list[str] = []
+    result = run_check(project_paths(root, root / "releases"), echo=lines.append)
+    blocking = [line for line in lines if line.startswith("BLOCKING: ")]
+    assert result == (1 if blocking else 0), lines
+    assert all(re.match(r"BLOCKING: (release \S+: )?curated/\S+\.yaml", line)
+               for line in blocking), blocking  # each names its file
