@@ -204,9 +204,11 @@ def build(release_key: str | None, out: Path | None, verbose: bool) -> None:
     per problem, nothing published, nothing published touched)."""
     from pipeline.curated import CuratedError
     from pipeline.lock import LockTimeout
+    from pipeline.paths import output_folder
     from pipeline.releases import SealedReleaseError
 
-    paths = project_paths(releases=out)
+    root = project_paths().root
+    paths = project_paths(releases=output_folder(root, out) if out else None)
     try:
         run_build(paths, release_key, verbose=verbose)
     except SealedReleaseError as err:
@@ -348,13 +350,14 @@ def site(out: Path | None) -> None:
     Example: sovai site --out /tmp/atlas-site
     Exit codes: 0 written; 1 a release's files changed or a setting is invalid (one line)."""
     from pipeline.curated import CuratedError
+    from pipeline.paths import output_folder
     from pipeline.releases import SealedReleaseError
     from pipeline.site.build import SiteError, build_site
     from pipeline.site.config import load_publication
 
     paths = project_paths()
     try:
-        target = build_site(paths.releases, out or paths.root / "site",
+        target = build_site(paths.releases, output_folder(paths.root, out or paths.root / "site"),
                             load_publication(paths.curated))
     except (CuratedError, SiteError, SealedReleaseError) as err:
         raise click.ClickException(str(err)) from None

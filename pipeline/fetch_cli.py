@@ -66,9 +66,15 @@ def add_source_command(ctx: click.Context, url: str, source_id: str, title: str,
     source = NewSource(source_id=source_id, url=url, title=title,
                        published_on=published_on.date(), date_precision=date_precision,
                        date_bound=date_bound, date_evidence=date_evidence, publisher=publisher)
+    import pipeline.extract  # noqa: F401 - the page checks need it: load it before the lock
+    from pipeline.lock import LockTimeout, project_lock
+
     try:
-        result = add_source(paths, source, policy=fetch_policy(ctx, allow_hosts))
-    except (SourceRegistryError, FetchError) as err:
+        # One writer: two add-source runs at once would each rewrite sources.yaml.
+        with project_lock(paths.dagster_home, "add-source",
+                          echo=lambda line: click.echo(line, err=True)):
+            result = add_source(paths, source, policy=fetch_policy(ctx, allow_hosts))
+    except (SourceRegistryError, FetchError, LockTimeout) as err:
         raise click.ClickException(f"{err}; nothing was registered") from None
     assert result.capture is not None
     click.echo(f"{source_id}: registered in {paths.curated / 'sources.yaml'}")
@@ -96,8 +102,25 @@ def fetch_command(ctx: click.Context, source_ids: tuple[str, ...],
     if not selected:
         click.echo("no source in curated/ has a url: nothing to fetch")
         return
+    from pipeline.lock import LockTimeout, project_lock
+
+    try:
+        with project_lock(paths.dagster_home, "fetch",
+                          echo=lambda line: click.echo(line, err=True)):
+            results = _fetch_all(fetch_policy(ctx, allow_hosts), paths, selected)
+    except LockTimeout as err:
+        raise click.ClickException(str(err)) from None
+    counts = {outcome: sum(r.outcome == outcome for r in results)
+              for outcome in ("new", "unchanged", "failed")}
+    click.echo(f"{len(results)} sources: {counts['new']} new, {counts['unchanged']} unchanged, "
+               f"{counts['failed']} failed")
+    if counts["failed"]:
+        ctx.exit(1)
+
+
+def _fetch_all(policy, paths, selected: list[tuple[str, str]]) -> list[FetchResult]:
     results: list[FetchResult] = []
-    with Fetcher(fetch_policy(ctx, allow_hosts)) as fetcher:
+    with Fetcher(policy) as fetcher:
         if sys.stdout.isatty():  # a progress bar only for a person at a terminal
             with click.progressbar(selected, label="Fetching",
                                    item_show_func=lambda item: item[0] if item else None) as bar:
@@ -109,9 +132,4 @@ def fetch_command(ctx: click.Context, source_ids: tuple[str, ...],
             for source_id, url in selected:
                 results.append(refresh_source(fetcher, paths.raw, source_id, url))
                 click.echo(results[-1].line())
-    counts = {outcome: sum(r.outcome == outcome for r in results)
-              for outcome in ("new", "unchanged", "failed")}
-    click.echo(f"{len(results)} sources: {counts['new']} new, {counts['unchanged']} unchanged, "
-               f"{counts['failed']} failed")
-    if counts["failed"]:
-        ctx.exit(1)
+    return results

@@ -12,7 +12,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dagster as dg
@@ -241,3 +243,52 @@ def test_a_resource_fault_during_publish_leaves_no_partial_file(tmp_path, fault)
     [line] = [x for x in run.stderr.strip().splitlines() if x.startswith("Error: ")]
     assert "nothing was published" in line and str(root / "releases") in line
     assert (root / "releases").read_text(encoding="utf-8") == "not a folder"
+
+
+class _Pages(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = (b"User-agent: *\nAllow: /\n" if self.path == "/robots.txt" else
+                f"<html><body><h1>Page {self.path}</h1><p>Written in May 2026.</p>"
+                f"</body></html>".encode())
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain" if self.path == "/robots.txt"
+                         else "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def _add_sources_at_once(root: Path, base: str, ids: list[str]) -> list[subprocess.Popen]:
+    runs = [subprocess.Popen([SOVAI, "--root", str(root), "add-source", f"{base}/{i}-{n}",
+                              "--id", i, "--title", f"Page {n}", "--published-on", "2026-05-01",
+                              "--allow-host", "127.0.0.1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for n, i in enumerate(ids)]
+    for run in runs:
+        run.wait(timeout=300)
+    return runs
+
+
+def test_add_source_runs_at_once_lose_no_entry_and_never_duplicate_an_id(tmp_path):
+    root = write_project(tmp_path / "project")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        ids = [f"page-{n}" for n in range(8)]
+        runs = _add_sources_at_once(root, base, ids)
+        assert [r.returncode for r in runs] == [0] * 8, [r.stderr.read() for r in runs]
+        same = _add_sources_at_once(root, base, ["same-page"] * 4)
+    finally:
+        server.shutdown()
+        server.server_close()
+    registered = [r["source_id"] for r in load_curated(root / "curated").sources]
+    assert sorted(set(registered) - {"mini-page", "later-page"}) == sorted(ids + ["same-page"])
+    assert registered.count("same-page") == 1 and len(registered) == len(set(registered))
+    assert sorted(r.returncode for r in same) == [0, 1, 1, 1]
+    refused = [r.stderr.read() for r in same if r.returncode == 1]
+    assert all("'same-page' is already registered" in e and "Traceback" not in e
+               for e in refused), refused
