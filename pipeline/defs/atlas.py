@@ -181,7 +181,7 @@ def _release_folder(schemas: dict[str, TableSchema], partitions: dg.PartitionsDe
                                       "unresolved_mentions", "normalize_report", *schemas)}
 
     @dg.asset(group_name="publish", partitions_def=partitions, ins=ins, kinds={"parquet"},
-              description="The release folder releases/<date>/ (one partition per release "
+              description="The release folder `releases/DATE/` (one partition per release "
                           "date), written once, atomically, with its diff against the "
                           "previous release.")
     def release_folder(context: dg.AssetExecutionContext, settings: AtlasSettings,

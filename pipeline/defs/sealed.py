@@ -89,7 +89,7 @@ def build_sealed_sensor(root: Path) -> dg.SensorDefinition:
     """Records each sealed release as materialized, once its checksums verify."""
 
     @dg.sensor(minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Record each sealed release (releases/<date>/ with its checksums "
+               description="Record each sealed release (`releases/DATE/` with its checksums "
                            "verified) as materialized: release_folder and its tables.")
     def sealed_releases(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         paths = project_paths(root)
