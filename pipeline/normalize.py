@@ -398,11 +398,17 @@ def _parse_claim(claim: Any, entity: Record, key: str, schema: TableSchema,
             raise claim.error("an external claim needs a reference URL", key=key,
                               column="reference", value=draft.reference)
         return draft
+    _locate_quote(draft, key, sources)
+    return draft
+
+
+def _locate_quote(draft: ClaimDraft, key: str, sources: dict[str, SourceInfo]) -> None:
+    """A quoted claim's source is known and captured, and its quote is in the capture, where
+    its basis says (draft.line is the line it starts on)."""
+    claim = draft.record
     if not draft.source_id:
         raise claim.error("missing required column", key=key, column="source")
-    if not isinstance(draft.source_id, str):
-        raise claim.error("unknown source", key=key, column="source", value=draft.source_id)
-    if draft.source_id not in sources:
+    if not isinstance(draft.source_id, str) or draft.source_id not in sources:
         raise claim.error("unknown source", key=key, column="source", value=draft.source_id)
     if draft.quote is None:
         raise claim.error("missing required column", key=key, column="quote")
@@ -417,11 +423,10 @@ def _parse_claim(claim: Any, entity: Record, key: str, schema: TableSchema,
     if draft.line is None:
         raise claim.error(f"quote does not occur in the capture of {draft.source_id}",
                           key=key, column="quote", value=draft.quote)
-    problem = basis_problem(text, draft.quote, basis,
+    problem = basis_problem(text, draft.quote, draft.basis,
                             str(sources[draft.source_id].record.get("title") or ""))
     if problem:
         raise claim.error(problem, key=key, column="quote", value=draft.quote)
-    return draft
 
 
 def read_entities(table: str, records: list[Record], schema: TableSchema,
@@ -642,6 +647,7 @@ class _ReleaseBuilder:
         self.schemas = schemas
         self.sources = sources
         self.included = {s for s, info in sources.items() if info.published_on <= release_date}
+        check_mention_rules(curated.mention_columns, sources, self.included)
         self.release_date = release_date
         self.claim_rows: list[dict] = []
         self.conflicts: list[Conflict] = []
@@ -875,7 +881,6 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
     sources = read_sources(curated, captures)
     check_release_has_sources(curated, sources, release_date)
     builder = _ReleaseBuilder(curated, schemas, sources, release_date)
-    check_mention_rules(curated.mention_columns, sources, builder.included)
     tables: dict[str, pd.DataFrame] = {}
     tables["sources"] = sources_frame(
         schemas["sources"], [s for s in sources.values() if s.source_id in builder.included])
