@@ -122,6 +122,30 @@ def test_any_markup_parses_without_crashing(markup):
     html_main_text(document)
 
 
+TAG_SOUP = st.lists(st.sampled_from([
+    "<table>", "</table>", "<tr>", "</tr>", "<td>", "</td>", "<th>", "</th>", "<thead>",
+    "</thead>", "<tbody>", "<tfoot>", "<caption>", "</caption>", '<td colspan="3">',
+    '<th rowspan="0">', '<td rowspan="2" colspan="x">', '<table role="presentation">', "<br>",
+    "<p>", "<pre>", "</pre>", "<script>", "</script>", "<main>", "<article>", "<header>",
+    "x", "Qwen 3.6", "|", "\\", " ", "\n", "\u00a0", "&amp;", "&#124;", "<!--", "-->"]),
+    max_size=60).map("".join)
+
+
+@FAST
+@given(TAG_SOUP)
+def test_tag_soup_gives_rectangular_tables_that_the_text_parser_reads_back(soup):
+    """Broken nesting, spans, presentation tables and comments: every table is rectangular,
+    and a table the text writes is found again by the Markdown parser with the same cells."""
+    tables_found = html_tables(soup)
+    for table in tables_found:
+        assert all(len(row) == len(table.header) for row in table.rows)
+    lines = html_main_text(soup).splitlines()
+    for table in tables_found:
+        [again] = markdown_tables("\n".join(lines[table.line - 1:]))[:1] or [None]
+        assert again is not None and again.header == table.header
+        assert again.rows[:len(table.rows)] == table.rows
+
+
 @FAST
 @given(tables(min_rows=1), st.sampled_from(["", " ", "\n\t ", "\u00a0"]))
 def test_an_html_table_parses_to_its_cells_and_its_text_parses_to_the_same_table(table, spaces):
