@@ -230,6 +230,13 @@ KINDS: list[tuple[str, Edit, str]] = [
     ("an empty page", _write("pages/later.txt", b""),
      r"curated/sources\.yaml:11, key 'later-page', column 'capture_file', value "
      r"'pages/later\.txt': the capture of later-page is empty"),
+    ("a page that is not UTF-8", _write("pages/later.txt", LATER_PAGE.replace(
+        "A later page", "A later pagé").encode("latin-1")),
+     r"curated/sources\.yaml:11, key 'later-page', column 'capture_file', value "
+     r"'pages/later\.txt': .*not valid UTF-8 at byte 11"),
+    ("a capture file that is missing", _edit("sources.yaml", "pages/later.txt",
+                                            "pages/gone.txt"),
+     r"curated/sources\.yaml:11.*later-page.*pages/gone\.txt"),
     ("a YAML alias of a list (a billion laughs)", _edit(
         "models.yaml", "  organization_ids: [alibaba]\n",
         "  organization_ids: &labs [alibaba]\n  base_model_ids: *labs\n"),
