@@ -11,7 +11,7 @@ from pipeline.defs.automation import build_automation
 from pipeline.defs.fetching import build_fetch_assets
 from pipeline.defs.sealed import build_sealed_sensor
 from pipeline.defs.site import build_site_assets
-from pipeline.defs.storage import ProjectIOManager
+from pipeline.defs.storage import project_io_manager
 from pipeline.paths import default_root
 
 BUILD_JOB = "build_release"
@@ -22,7 +22,7 @@ def project_resources(root: Path) -> dict:
     .dagster/storage/ (Parquet for tables, JSON for the rest)."""
     settings = AtlasSettings(root=str(root))
     return {"settings": settings,
-            **{f"{kind}_io": ProjectIOManager(settings=settings, kind=storage)
+            **{f"{kind}_io": project_io_manager(storage)
                for kind, storage in (("table", "tables"), ("report", "reports"),
                                      ("captures", "captures"), ("curated", "curated"))}}
 

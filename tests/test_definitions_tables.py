@@ -150,6 +150,21 @@ def _run(root: Path, out: Path, instance: dg.DagsterInstance, key: str,
                                   run_config=config | RUN_QUIETLY, asset_selection=selection)
 
 
+def test_the_runs_settings_choose_where_steps_keep_their_outputs(tmp_path):
+    """Definitions loaded for one project, run with another's root: the outputs go to the
+    run's project, never to the one the definitions were imported for."""
+    loaded, other = write_project(tmp_path / "loaded"), write_project(tmp_path / "other")
+    job = build_definitions(loaded).resolve_job_def(BUILD_JOB)
+    config = {"resources": {"settings": {"config": {"root": str(other)}}}}
+    result = job.execute_in_process(
+        partition_key="2026-04-25", instance=dg.DagsterInstance.ephemeral(),
+        run_config=config | RUN_QUIETLY,
+        asset_selection=[dg.AssetKey("curated_records"), dg.AssetKey("source_captures")])
+    assert result.success
+    assert (other / ".dagster" / "storage" / "source_captures" / "2026-04-25.json").is_file()
+    assert not (loaded / ".dagster").exists()
+
+
 def test_a_failed_check_names_its_table_and_blocks_publish(tmp_path, monkeypatch):
     root = write_project(tmp_path / "project")
     normalize = stages.normalize

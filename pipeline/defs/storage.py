@@ -141,13 +141,18 @@ class CuratedRecords(JsonReports):
         return _CURATED_MEMO[key]
 
 
-class ProjectIOManager(dg.ConfigurableIOManagerFactory):
-    """One of the storages above, rooted in the project the run's settings name."""
+STORAGES: dict[str, type[_ProjectStorage]] = {
+    "tables": ParquetTables, "reports": JsonReports, "captures": CaptureRefs,
+    "curated": CuratedRecords}
 
-    settings: AtlasSettings
-    kind: str = "tables"  # tables, reports, captures or curated
 
-    def create_io_manager(self, context: dg.InitResourceContext) -> dg.UPathIOManager:
-        kinds = {"tables": ParquetTables, "reports": JsonReports, "captures": CaptureRefs,
-                 "curated": CuratedRecords}
-        return kinds[self.kind](self.settings)
+def project_io_manager(kind: str) -> dg.IOManagerDefinition:
+    """One of the storages above (a key of STORAGES), rooted in the project that the run's
+    `settings` resource names (so `sovai build` and a run's config choose it, not import)."""
+
+    @dg.io_manager(required_resource_keys={"settings"},
+                   description=f"{kind} in .dagster/storage/<asset>/<release date>")
+    def _io_manager(init_context: dg.InitResourceContext) -> _ProjectStorage:
+        return STORAGES[kind](init_context.resources.settings)
+
+    return _io_manager
