@@ -79,6 +79,14 @@ class SourceInfo:
     text: SourceText | None
 
 
+# What a curator writes in sources.yaml (media type, size, hash and capture time come from
+# the capture itself).
+SOURCE_KEYS = ("source_id", "title", "title_from_page", "publisher", "url", "citation_note",
+               "capture_file", "published_on", "date_precision", "date_bound", "date_evidence",
+               "date_note")
+CONFLICT_KEYS = ("table_name", "metric", "field", "figure_ids", "entity_ids", "resolution")
+
+
 def read_sources(curated: Curated, captures: dict[str, Capture]) -> dict[str, SourceInfo]:
     """Validate sources.yaml and attach each source's latest capture and text."""
     sources: dict[str, SourceInfo] = {}
@@ -90,6 +98,9 @@ def read_sources(curated: Curated, captures: dict[str, Capture]) -> dict[str, So
             first = sources[source_id].record
             raise record.error(f"duplicate source_id (first at {first.file}:{first.line})",
                                key=source_id, column="source_id", value=source_id)
+        for extra in sorted(set(record) - set(SOURCE_KEYS)):
+            raise record.error(f"a source has no such key{_did_you_mean(extra, SOURCE_KEYS)}",
+                               key=source_id, column=extra, value=record[extra])
         for column in ("title", "published_on", "date_precision", "date_evidence"):
             if record.get(column) in (None, ""):
                 raise record.error("missing required column", key=source_id, column=column)
@@ -458,6 +469,10 @@ def read_entities(table: str, records: list[Record], schema: TableSchema,
             _check_value(record, key, column, value)
             values[name] = value
         _check_rules(record, key, table, values)
+        for column in writable.values():
+            value = values[column.name]
+            if "sources" in column.references and isinstance(value, str) and value not in sources:
+                raise record.error("unknown source", key=key, column=column.name, value=value)
         for column in writable.values():
             if column.precision:
                 check_precision(record, key, column.name, values[column.name],
@@ -1054,6 +1069,9 @@ def _figure_conflicts(builder: _ReleaseBuilder, curated: Curated, figures: pd.Da
     for record in curated.conflicts:
         ids = string_list(record, "figure_ids")
         string_list(record, "entity_ids")
+        for extra in sorted(set(record) - set(CONFLICT_KEYS)):
+            raise record.error(f"a conflict has no such key{_did_you_mean(extra, CONFLICT_KEYS)}",
+                               column=extra, value=record[extra])
         if not record.get("resolution"):
             raise record.error("missing required column", column="resolution")
         unknown = [i for i in ids if i not in builder.curated_ids["figures"]]

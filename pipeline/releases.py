@@ -13,6 +13,8 @@ from pathlib import Path
 from pipeline.curated import Curated, CuratedError, parse_date
 
 STATUSES = ("draft", "published")
+# The keys a releases.yaml entry may have (anything else is a misspelling, never ignored).
+RELEASE_KEYS = ("date", "title", "status", "notes", "reproduces_at", "reproduce_note")
 
 
 class SealedReleaseError(RuntimeError):
@@ -50,6 +52,9 @@ def declared_releases(curated: Curated) -> list[Release]:
             raise record.error(f"duplicate release date (first at line {seen[date]})",
                                key=date.isoformat(), column="date", value=date.isoformat())
         seen[date] = record.line
+        for extra in sorted(set(record) - set(RELEASE_KEYS)):
+            raise record.error(f"a release has no such key (keys: {', '.join(RELEASE_KEYS)})",
+                               key=date.isoformat(), column=extra, value=record[extra])
         status = record.get("status")
         if status not in STATUSES:
             raise record.error(f"must be one of {list(STATUSES)}", key=date.isoformat(),

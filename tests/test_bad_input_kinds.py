@@ -132,6 +132,21 @@ KINDS: list[tuple[str, Edit, str]] = [
     ("a misspelt field", _edit("models.yaml", "  license: Apache-2.0", "  licence: Apache-2.0"),
      r"curated/models\.yaml:1, key 'qwen-3-6', column 'licence', value 'Apache-2.0': models "
      r"has no such column \(did you mean 'license'\?\)"),
+    ("a misspelt source key", _edit("sources.yaml", "  title_from_page: true",
+                                    "  title_form_page: true"),
+     r"curated/sources\.yaml:1, key 'mini-page', column 'title_form_page', value True: a "
+     r"source has no such key \(did you mean 'title_from_page'\?\)"),
+    ("an unknown release key", _edit("releases.yaml", "status: draft}", "status: draft, "
+                                                                        "titel: x}"),
+     r"curated/releases\.yaml:1, key '2026-04-25', column 'titel', value 'x': a release has no "
+     r"such key"),
+    ("an unknown conflict key", _edit("conflicts.yaml", "  field: value\n",
+                                      "  field: value\n  resolved: yes\n"),
+     r"curated/conflicts\.yaml:1, column 'resolved', value True: a conflict has no such key"),
+    ("a row citing an unknown source", _edit("figures.yaml", "source_id: later-page",
+                                             "source_id: later-pgae"),
+     r"curated/figures\.yaml:\d+, key 'index-projects-130', column 'source_id', value "
+     r"'later-pgae': unknown source"),
     ("an unknown claim key", _edit("models.yaml", "    - source: mini-page\n      quote:",
                                    "    - source: mini-page\n      qoute:"),
      r"curated/models\.yaml:15, key 'qwen-3-6', column 'qoute': unknown claim key \(did you "
