@@ -1,9 +1,10 @@
 """The release's validation as blocking asset checks on the tables they read.
 
-Each table's pandera check is a check on that table's asset; a cross-table check (foreign
-keys, claim coverage, quote verification, one ID per thing) is one multi-asset check with a
-result on each table it spans, failing on the tables its messages name. A failed check blocks
-the release folder. The checks are thin: pipeline.validate does the work."""
+Each table's pandera check `<table>_schema` is a check on that table's asset; a cross-table
+check (foreign_keys, claim_coverage, quotes_verified, one_id_per_thing) has a result on each
+table it spans, failing on the tables its messages name. All of them are one multi-asset check
+(one `validate` step, which reads the tables once). A failed check blocks the release folder.
+The checks are thin: pipeline.validate does the work."""
 
 from __future__ import annotations
 
