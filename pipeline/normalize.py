@@ -84,6 +84,9 @@ class SourceInfo:
 SOURCE_KEYS = ("source_id", "title", "title_from_page", "publisher", "url", "citation_note",
                "capture_file", "published_on", "date_precision", "date_bound", "date_evidence",
                "date_note")
+SOURCE_TEXT_KEYS = ("title", "publisher", "url", "citation_note", "capture_file",
+                    "date_evidence", "date_note")
+MENTION_RULE_KEYS = ("source", "table", "column", "resolve_to", "split", "not_entities")
 CONFLICT_KEYS = ("table_name", "metric", "field", "figure_ids", "entity_ids", "resolution")
 
 
@@ -104,6 +107,13 @@ def read_sources(curated: Curated, captures: dict[str, Capture]) -> dict[str, So
         for column in ("title", "published_on", "date_precision", "date_evidence"):
             if record.get(column) in (None, ""):
                 raise record.error("missing required column", key=source_id, column=column)
+        for column in SOURCE_TEXT_KEYS:
+            if record.get(column) is not None and not isinstance(record[column], str):
+                raise record.error("must be text", key=source_id, column=column,
+                                   value=record[column])
+        if not isinstance(record.get("title_from_page", True), bool):
+            raise record.error("must be true or false", key=source_id, column="title_from_page",
+                               value=record["title_from_page"])
         published_on = parse_date(record, "published_on", key=source_id)
         _check_citation_note(record, source_id)
         if record["date_precision"] not in DATE_PRECISIONS:
@@ -183,6 +193,10 @@ def check_mention_rules(rules: list[Record], sources: dict[str, SourceInfo],
                 raise rule.error(f"needs {column} ({'a number' if kind is int else 'text'})",
                                  column=column, value=rule.get(column))
         string_list(rule, "resolve_to")
+        for extra in sorted(set(rule) - set(MENTION_RULE_KEYS)):
+            raise rule.error(f"a mention rule has no such key"
+                             f"{_did_you_mean(extra, MENTION_RULE_KEYS)}", column=extra,
+                             value=rule[extra])
         if source not in sources:
             raise rule.error("unknown source", column="source", value=source)
         info = sources[source]

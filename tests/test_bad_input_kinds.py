@@ -147,6 +147,14 @@ KINDS: list[tuple[str, Edit, str]] = [
                                              "source_id: later-pgae"),
      r"curated/figures\.yaml:\d+, key 'index-projects-130', column 'source_id', value "
      r"'later-pgae': unknown source"),
+    ("a mapping where text belongs", _edit("sources.yaml", "  publisher: null",
+                                           "  publisher: {name: Someone}"),
+     r"curated/sources\.yaml:1, key 'mini-page', column 'publisher', value \{'name': "
+     r"'Someone'\}: must be text"),
+    ("an unknown mention rule key", _edit("mention_columns.yaml", "resolve_to: [organizations]",
+                                          "resolve_to: [organizations], splitt: ', '"),
+     r"curated/mention_columns\.yaml:2, column 'splitt', value ', ': a mention rule has no "
+     r"such key \(did you mean 'split'\?\)"),
     ("an unknown claim key", _edit("models.yaml", "    - source: mini-page\n      quote:",
                                    "    - source: mini-page\n      qoute:"),
      r"curated/models\.yaml:15, key 'qwen-3-6', column 'qoute': unknown claim key \(did you "
