@@ -86,6 +86,7 @@ SOURCE_KEYS = ("source_id", "title", "title_from_page", "publisher", "url", "cit
                "date_note")
 SOURCE_TEXT_KEYS = ("title", "publisher", "url", "citation_note", "capture_file",
                     "date_evidence", "date_note")
+REDIRECT_KEYS = ("table", "old_id", "new_id", "reason")
 MENTION_RULE_KEYS = ("source", "table", "column", "resolve_to", "split", "not_entities")
 CONFLICT_KEYS = ("table_name", "metric", "field", "figure_ids", "entity_ids", "resolution")
 
@@ -564,8 +565,11 @@ def check_redirects(records: list[Record], curated_ids: dict[str, dict[str, Enti
         if table not in curated_ids:
             raise record.error(f"unknown table (one of {', '.join(curated_ids)})",
                                column="table", value=table)
-        for column, value in (("old_id", old), ("new_id", new)):
-            if not isinstance(value, str) or not value:
+        for extra in sorted(set(record) - set(REDIRECT_KEYS)):
+            raise record.error(f"a redirect has no such key{_did_you_mean(extra, REDIRECT_KEYS)}",
+                               column=extra, value=record[extra])
+        for column, value in (("old_id", old), ("new_id", new), ("reason", record.get("reason"))):
+            if not isinstance(value, str) or not value.strip():
                 raise record.error("missing required column", column=column, value=value)
         if (table, old) in step:
             first = step[(table, old)][1]

@@ -190,6 +190,9 @@ KINDS: list[tuple[str, Edit, str]] = [
                           + REDIRECT.format(table="models", old="qwen-b", new="qwen-a")},
      r"curated/redirects\.yaml:1, key 'qwen-a', column 'new_id', value 'qwen-b': redirect "
      r"cycle: qwen-a -> qwen-b -> qwen-a"),
+    ("a redirect without its reason", {"redirects.yaml": "- {table: models, old_id: qwen-a, "
+                                                         "new_id: qwen-3-6}\n"},
+     r"curated/redirects\.yaml:1, column 'reason': missing required column"),
     ("a redirect to nothing", {"redirects.yaml": REDIRECT.format(table="models", old="qwen-a",
                                                                  new="qwen-z")},
      r"curated/redirects\.yaml:1, key 'qwen-a', column 'new_id', value 'qwen-z': redirects to "
