@@ -140,7 +140,7 @@ def _stage_times(result) -> list[str]:
                 times.append(f"{event.step_key} {seconds:.1f} s")
             else:
                 checks, check_seconds = checks + 1, check_seconds + seconds
-    return times + [f"{checks} checks {check_seconds:.1f} s"]
+    return times + ([f"checks {check_seconds:.1f} s"] if checks else [])
 
 
 def _publish_metadata(result) -> dict:
@@ -169,7 +169,9 @@ def _check_failure(evaluations, key: str) -> str:
     lines = [f"release {key}: validation failed; nothing was published"]
     for evaluation in evaluations:
         details = evaluation.metadata.get("details")
-        lines.append(f"  {evaluation.check_name}: {getattr(details, 'value', details)}")
+        table = evaluation.asset_key.to_user_string()
+        lines.append(f"  {table} {evaluation.check_name}: "
+                     f"{getattr(details, 'value', details)}")
     return "\n".join(lines)
 
 
