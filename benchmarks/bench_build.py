@@ -319,6 +319,35 @@ def bench_startup(repeat: int) -> dict:
             for name, rs in runs.items()}
 
 
+def bench_diff_process(rows: int, repeat: int) -> dict:
+    """Whole `sovai diff` process on a synthetic pair (1 % added, 1 % removed, 2 % changed, no
+    renames: the CLI takes redirects from the project) against a process that only reads both
+    files with pyarrow, interleaved."""
+    from synthetic import generate_release_pair
+
+    folder = Path(tempfile.mkdtemp(prefix="sovai-bench-pair-"))
+    try:
+        pair = generate_release_pair(folder, rows, added=rows // 100, removed=rows // 100,
+                                     changed=rows // 50, renamed=0)
+        sovai = str(Path(sys.executable).parent / "sovai")
+        read = ("import sys, pyarrow.parquet as pq; "
+                "[pq.read_table(p) for p in sys.argv[1:]]")
+        files = [str(d / f"{pair.table}.parquet") for d in (pair.old, pair.new)]
+        commands = {"sovai diff OLD NEW": [sovai, "diff", str(pair.old), str(pair.new)],
+                    "python: pyarrow reads both files": [sys.executable, "-c", read, *files]}
+        runs: dict[str, list[dict]] = {k: [] for k in commands}
+        for _ in range(repeat):
+            for name, cmd in commands.items():
+                runs[name].append(_timev(cmd, 600))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {name: {"median_seconds": statistics.median(r["seconds"] for r in rs),
+                   "runs": [round(r["seconds"], 3) for r in rs],
+                   "peak_mib": max(r["peak_mib"] for r in rs),
+                   "rc": [r["rc"] for r in rs], "loads": [r["load"] for r in rs]}
+            for name, rs in runs.items()}
+
+
 def _median(result: dict, stage: str) -> tuple[float | None, float | None, str | None]:
     done = [r["stages"][stage] for r in result.get("runs", []) if stage in r["stages"]]
     if not done:
@@ -377,11 +406,18 @@ def main() -> int:
                         help="above this many claims, build no first release (no diff)")
     parser.add_argument("--json", type=Path, help="write every measurement here")
     parser.add_argument("--keep", type=Path, help="generate into (and keep) this folder")
+    parser.add_argument("--diff-rows", type=int, metavar="N",
+                        help="only time whole `sovai diff` processes on an N-row pair")
     parser.add_argument("--table", nargs="+", type=Path, metavar="JSON",
                         help="only print the table of earlier --json files (scales merged)")
     parser.add_argument("--first", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--run", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.diff_rows:
+        for name, r in bench_diff_process(args.diff_rows, max(3, args.repeat)).items():
+            print(f"{name}: {r['median_seconds']:.2f} s (runs {r['runs']}, "
+                  f"{r['peak_mib']:.0f} MiB, rc {r['rc']}, load {r['loads']})")
+        return 0
     if args.table:
         merged = [r for path in args.table for r in json.loads(path.read_text())["scales"]]
         print_table(sorted(merged, key=lambda r: r["claims_target"]))
