@@ -40,6 +40,15 @@ def run_build(paths: ProjectPaths, release_key: str | None = None, *, echo=click
                              verbose=verbose)
 
 
+def _project_instance_settings(home: Path) -> None:
+    """The project's own Dagster instance (.dagster/dagster.yaml), written once: no usage
+    report from a command-line build (Dagster prints a notice otherwise)."""
+    home.mkdir(parents=True, exist_ok=True)
+    settings = home / "dagster.yaml"
+    if not settings.is_file() or not settings.read_text(encoding="utf-8").strip():
+        settings.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+
+
 def _verify_sealed_first(paths: ProjectPaths, releases: list, echo) -> None:
     """Before anything is built: undo an interrupted build, then verify every sealed release
     (a draft's diff is computed against them, so they are checked whatever is built)."""
@@ -81,10 +90,7 @@ def _build_locked(paths: ProjectPaths, release_key: str | None, *, echo, instanc
     os.environ.setdefault("DAGSTER_HOME", str(paths.dagster_home))
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    settings = home / "dagster.yaml"  # the project's own instance, its defaults said so
-    if not settings.is_file() or not settings.read_text(encoding="utf-8").strip():
-        # No usage report from a command-line build (Dagster prints a notice otherwise).
-        settings.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    _project_instance_settings(home)
     if instance is None:
         instance = dg.DagsterInstance.get()
     defs = build_definitions(paths.root)
@@ -326,6 +332,29 @@ def reproduce(release_key: str) -> None:
         click.echo(f"  declared in curated/releases.yaml: it rebuilds byte for byte at commit "
                    f"{release.reproduces_at}, not from this tree: {release.reproduce_note}")
     sys.exit(1 if differences else 0)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("dagster_args", nargs=-1, type=click.UNPROCESSED)
+def ui(dagster_args: tuple[str, ...]) -> None:
+    """Serve the Dagster UI on this project's own Dagster home (.dagster/), so runs, checks
+    and the sealed releases' records persist between sessions (a bare `dagster dev` uses a
+    temporary home). Further arguments go to `dagster dev`.
+
+    \b
+    Example: sovai ui --port 3000
+    Exit codes: those of `dagster dev`."""
+    paths = project_paths()
+    home = paths.dagster_home
+    _project_instance_settings(home)
+    from pipeline.paths import PACKAGE_ROOT
+
+    dagster = Path(sys.executable).with_name("dagster")
+    os.chdir(PACKAGE_ROOT)  # the code location loads this checkout's pipeline package
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ["SOVAI_ROOT"] = str(paths.root)  # ... over this project's data
+    os.execv(str(dagster), [str(dagster), "dev", "-w", str(PACKAGE_ROOT / "workspace.yaml"),
+                            *dagster_args])
 
 
 @main.command()
