@@ -7,11 +7,11 @@ htmlpage). Prose facts are not extracted here: they are curated with a quote (cu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 import pandas as pd
 
 from pipeline.capture import Capture
+from pipeline.page_table import PageTable
 
 MENTION_COLUMNS = [
     "source_id",
@@ -23,17 +23,6 @@ MENTION_COLUMNS = [
     "text",
     "locator",
 ]
-
-
-@dataclass
-class PageTable:
-    """A table found in a page: header cells and data rows, all as plain text."""
-
-    header: list[str]
-    rows: list[list[str]]
-    line: int | None = None  # 1-based line of the header in a text capture
-    caption: str | None = None
-    links: dict[tuple[int, int], list[str]] = field(default_factory=dict)  # (row, col) -> hrefs
 
 
 _SEPARATOR_CELL = re.compile(r"^:?-{3,}:?$")
