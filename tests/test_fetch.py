@@ -204,8 +204,10 @@ def files(folder: Path) -> list[str]:
 
 
 def snapshot(folder: Path) -> dict[str, str]:
+    """Every file of the project, but Dagster's and the lock's state under .dagster/."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.relative_to(folder).parts[0] != ".dagster"}
 
 
 def sha(data: bytes) -> str:
