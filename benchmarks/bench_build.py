@@ -80,13 +80,6 @@ def _timed(name: str, fn: Callable[[], Any]) -> Any:
     return result
 
 
-def _second_release(paths: Any) -> Any:
-    from pipeline import stages
-
-    _, _, releases = stages.load_project(paths)
-    return releases[-1]
-
-
 def build_first_release(root: Path, releases_dir: Path) -> Path:
     """Build the first declared release by the plain stages into releases_dir (untimed)."""
     from pipeline import stages
@@ -113,9 +106,6 @@ def run_stages(root: Path, previous: Path | None, skip_site: bool = False) -> No
     from pipeline.site.config import load_publication
 
     paths = ProjectPaths(root)
-    release = _second_release(paths)
-    if previous is None:
-        release = dataclasses.replace(release, previous=None)
     shutil.rmtree(paths.raw, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix="sovai-bench-run-"))
     try:
@@ -123,7 +113,10 @@ def run_stages(root: Path, previous: Path | None, skip_site: bool = False) -> No
         releases_dir.mkdir()
         if previous is not None:
             shutil.copytree(previous, releases_dir / previous.name)
-        curated, schemas, _ = _timed("load curated", lambda: stages.load_project(paths))
+        curated, schemas, releases = _timed("load curated", lambda: stages.load_project(paths))
+        release = releases[-1]
+        if previous is None:
+            release = dataclasses.replace(release, previous=None)
         captures = _timed("capture", lambda: stages.capture_sources(paths, curated).captures)
         mentions = _timed("extract", lambda: stages.mentions_for(
             stages.release_captures(captures, curated, release)))
