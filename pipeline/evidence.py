@@ -22,7 +22,9 @@ class EvidenceKind:
 
 
 def _in_layer(layer: str) -> Callable[[pd.DataFrame], pd.Series]:
-    return lambda f: (f["layer"] == layer) | f["other_layers"].map(lambda ls: layer in ls)
+    # astype(bool): on an empty table map() gives an object Series, which `|` refuses.
+    return lambda f: ((f["layer"] == layer).astype(bool)
+                      | f["other_layers"].map(lambda ls: layer in ls).astype(bool))
 
 
 def _is(column: str, *values: str) -> Callable[[pd.DataFrame], pd.Series]:

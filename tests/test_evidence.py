@@ -18,6 +18,15 @@ def _tables(root, date: str) -> dict:
     return stages.normalize(paths, curated, captures, dt.date.fromisoformat(date)).tables
 
 
+def test_a_release_without_projects_has_zero_project_cells(tmp_path):
+    # Found by the scaling harness: an empty projects table made normalize fail.
+    tables = _tables(write_project(tmp_path / "project", {"projects.yaml": "[]\n"}),
+                     "2026-04-25")
+    evidence = tables["layer_evidence"].set_index("evidence_id")
+    assert evidence.loc["fra-compute-national_projects", "count"] == 0
+    assert list(evidence.loc["chn-licence-open_weight_models", "entity_ids"]) == ["qwen-3-6"]
+
+
 def test_each_cell_lists_its_rows_and_claims_and_gaps_are_zero(tmp_path):
     tables = _tables(write_project(tmp_path / "project"), "2026-04-25")
     evidence = tables["layer_evidence"].set_index("evidence_id")
