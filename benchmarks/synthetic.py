@@ -385,6 +385,9 @@ def generate_release_pair(folder: Path, rows: int, *, added: int, removed: int, 
         target = folder / label
         target.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, target / f"{TABLE}.parquet", compression="zstd")
+        # Just enough of a datapackage.json for `sovai diff` to find the primary key.
+        (target / "datapackage.json").write_text(json.dumps({"resources": [
+            {"name": TABLE, "path": f"{TABLE}.parquet", "schema": {"primaryKey": [KEY]}}]}))
         dirs.append(target)
     return ReleasePair(dirs[0], dirs[1], TABLE, KEY, added, removed, changed, renamed,
                        redirects)
