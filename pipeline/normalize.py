@@ -803,6 +803,7 @@ class _ReleaseBuilder:
                          ) -> None:
         """Unknown IDs are errors; IDs not (yet) in this release are dropped and reported."""
         schema = self.schemas[table]
+        own_ids = {r[schema.primary_key] for r in rows}  # once: self-references look here
         for row in rows:
             draft = drafts[row[schema.primary_key]]
             for column in schema.columns:
@@ -822,8 +823,7 @@ class _ReleaseBuilder:
                                                  key=draft.entity_id, column=column.name,
                                                  value=item)
                     published = any(item in self.published_ids.get(t, set()) or
-                                    (t == table and item in {r[schema.primary_key]
-                                                             for r in rows}) for t in targets)
+                                    (t == table and item in own_ids) for t in targets)
                     if published:
                         kept.append(item)
                     else:

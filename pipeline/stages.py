@@ -65,8 +65,8 @@ def resolve(paths: ProjectPaths, curated: Curated, mentions: pd.DataFrame,
             tables: ReleaseTables) -> MentionResolution:
     schemas = load_schemas(paths.schemas)
     index = build_alias_index(tables.tables, {n: s.primary_key for n, s in schemas.items()})
-    config = [r for r in curated.mention_columns
-              if r.get("source") in set(mentions["source_id"])]
+    with_mentions = set(mentions["source_id"])  # once, not per rule (was quadratic)
+    config = [r for r in curated.mention_columns if r.get("source") in with_mentions]
     return resolve_mentions(mentions, config, index)
 
 
