@@ -88,18 +88,18 @@ def _build_locked(paths: ProjectPaths, release_key: str | None, *, echo, instanc
         selected = releases
     statuses = {r.key: r.status for r in releases}
     os.environ.setdefault("DAGSTER_HOME", str(paths.dagster_home))
-    home = Path(os.environ["DAGSTER_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    _project_instance_settings(home)
+    _project_instance_settings(Path(os.environ["DAGSTER_HOME"]))
     if instance is None:
         instance = dg.DagsterInstance.get()
     defs = build_definitions(paths.root)
     job = defs.resolve_job_def(BUILD_JOB)
+    sealed = [r for r in selected if r.sealed]  # verified above
+    if sealed:  # one index write and one record for all of them, before any draft
+        refresh_release_index(paths.releases, paths.raw, statuses)
+        record_sealed(instance, paths, sealed)  # shown as materialized, checksums too
     results = []
     for release in selected:
-        if release.sealed:  # verified above
-            refresh_release_index(paths.releases, paths.raw, statuses)
-            record_sealed(instance, paths, [release])  # shown as materialized, checksums too
+        if release.sealed:
             echo(f"{release.key} {release.title}: published (sealed); checksums verified, "
                  f"not rebuilt")
             results.append({"release": release.key, "sealed": True})

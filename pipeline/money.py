@@ -49,8 +49,7 @@ def decide_currency(row: dict, investor_jurisdiction: str | None,
         return "stated", None
     places = [j for j in (row.get("jurisdiction_id"), investor_jurisdiction) if j]
     alternatives = sorted({c for j in places for c in local_dollars(j)})
-    alternative = alternatives[0] if len(alternatives) == 1 else (
-        " or ".join(alternatives) or None)
+    alternative = " or ".join(alternatives) or None
     if places and not alternatives:
         return "no_local_dollar", None
     if investor_is_us_organization:

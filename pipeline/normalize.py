@@ -876,9 +876,9 @@ class _ReleaseBuilder:
                     if claim.external or not self.active(claim) or claim.record.get("note"):
                         continue
                     for column in columns:
-                        value = (claim.stated[column] if column in (claim.stated or {})
-                                 else draft.values.get(column)
-                                 if column in (claim.all_fields or set()) else None)
+                        # A stated value is checked even where it disagrees with the row's.
+                        value = claim.stated.get(column, draft.values.get(column)
+                                                 if column in claim.all_fields else None)
                         if value is not None and not states_number(claim.quote or "", value):
                             problems.append(
                                 f"{claim.record.file}:{claim.record.line}: {table} "

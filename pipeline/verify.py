@@ -39,9 +39,10 @@ def sealed_release_problems(folder: Path, anchor: str | None) -> list[str]:
                 f"git)"]
     problems = verify_release_folder(folder)
     package = folder / "datapackage.json"
-    if anchor is not None and package.is_file() and sha256_file(package) != anchor:
-        problems.append(f"{package}: sha256 {sha256_file(package)} is not the "
-                        f"{anchor} recorded in {INDEX} when the release was sealed")
+    actual = sha256_file(package) if anchor is not None and package.is_file() else anchor
+    if actual != anchor:
+        problems.append(f"{package}: sha256 {actual} is not the {anchor} recorded in {INDEX} "
+                        f"when the release was sealed")
     return problems
 
 
@@ -54,10 +55,9 @@ def capture_problems(folder: Path, *, sidecars: bool) -> list[str]:
     for path in sorted(p for p in folder.glob("*/*") if p.is_file()):
         if path.suffix == ".json" and sidecars:
             continue
-        digest = path.name.split(".")[0]
-        if sha256_file(path) != digest:
-            problems.append(f"{path}: sha256 {sha256_file(path)} is not the {digest} it is "
-                            f"named by")
+        digest, actual = path.name.split(".")[0], sha256_file(path)
+        if actual != digest:
+            problems.append(f"{path}: sha256 {actual} is not the {digest} it is named by")
         if sidecars:
             problems += _sidecar_problems(path, digest)
     return problems
