@@ -7,7 +7,8 @@ For each scale (claim rows of the release built), benchmarks/synthetic.py writes
 two draft releases; the first (90 % of the pages) is built once, untimed, by the plain stages, so
 that the second has a release to diff against. Then each run, in a fresh subprocess, builds the
 second release by the plain stages the Dagster assets call (pipeline/stages.py,
-pipeline/validate.py, pipeline/reproduce.py's PreparedRelease and publish_prepared) and times
+pipeline/validation/validate.py, pipeline/publishing/reproduce.py's PreparedRelease and
+publish_prepared) and times
 each stage:
 
   load curated, capture (raw/ emptied first), extract, normalize, resolve, validate (pandera,
@@ -84,7 +85,7 @@ def build_first_release(root: Path, releases_dir: Path) -> Path:
     """Build the first declared release by the plain stages into releases_dir (untimed)."""
     from pipeline import stages
     from pipeline.paths import ProjectPaths
-    from pipeline.reproduce import prepare_release, publish_prepared
+    from pipeline.publishing.reproduce import prepare_release, publish_prepared
 
     paths = ProjectPaths(root)
     first = stages.load_project(paths)[2][0]
@@ -96,14 +97,15 @@ def run_stages(root: Path, previous: Path | None, skip_site: bool = False) -> No
     previous None: publish the second release as if it were the first (no diff to compute)."""
     import dataclasses
 
-    from pipeline import stages, validate
-    from pipeline.changes_md import render_changes_md
-    from pipeline.diff import diff_release_dirs, reconcile_counts
+    from pipeline import stages
     from pipeline.paths import ProjectPaths
-    from pipeline.publish import refresh_release_index
-    from pipeline.reproduce import PreparedRelease, publish_prepared
+    from pipeline.publishing.changes_md import render_changes_md
+    from pipeline.publishing.diff import diff_release_dirs, reconcile_counts
+    from pipeline.publishing.publish import refresh_release_index
+    from pipeline.publishing.reproduce import PreparedRelease, publish_prepared
     from pipeline.site.build import build_site
     from pipeline.site.config import load_publication
+    from pipeline.validation import validate
 
     paths = ProjectPaths(root)
     shutil.rmtree(paths.raw, ignore_errors=True)

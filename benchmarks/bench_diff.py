@@ -7,7 +7,8 @@ float, date and list<string> columns, some nulls; the second release with ~1% of
 0.5% of rows removed and 0.5% added), then measures, each in a fresh subprocess so that neither
 warms the other's caches or allocator:
   (a) the wall time of pyarrow.parquet.read_table on both files;
-  (b) the wall time of pipeline.diff.diff_release_dirs on the two folders, and its peak memory
+  (b) the wall time of pipeline.publishing.diff.diff_release_dirs on the two folders, and its
+      peak memory
       (ru_maxrss of that subprocess, which includes the interpreter and its imports).
 Targets (issue 5): diff <= 1.5 x read time, peak memory < 1 GiB. Exits 1 if a target is missed.
 """
@@ -137,7 +138,7 @@ def measure(kind: str, old_dir: Path, new_dir: Path) -> dict:
         result = {"rows": sum(t.num_rows for t in tables)}
     else:
         sys.path.insert(0, str(ROOT))
-        from pipeline.diff import diff_release_dirs
+        from pipeline.publishing.diff import diff_release_dirs
 
         diff_release_dirs(*warmup, primary_keys={TABLE: KEY})
         baseline = _maxrss_mib()

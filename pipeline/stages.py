@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.capture import Capture, capture_declared_file, latest_capture
-from pipeline.curated import Curated, load_curated
-from pipeline.extract import extract_mentions
-from pipeline.normalize import ReleaseTables, build_release_tables
+from pipeline.curation.curated import Curated, load_curated
+from pipeline.curation.normalize import ReleaseTables, build_release_tables
+from pipeline.curation.releases import Release, declared_releases, find_release
+from pipeline.curation.resolve import MentionResolution, build_alias_index, resolve_mentions
+from pipeline.extraction.extract import extract_mentions
+from pipeline.extraction.quotes import SourceText
 from pipeline.paths import ProjectPaths
-from pipeline.quotes import SourceText
-from pipeline.releases import Release, declared_releases, find_release
-from pipeline.resolve import MentionResolution, build_alias_index, resolve_mentions
-from pipeline.schemas import TableSchema, load_schemas
+from pipeline.sources.capture import Capture, capture_declared_file, latest_capture
+from pipeline.validation.schemas import TableSchema, load_schemas
 
 
 @dataclass
@@ -45,7 +45,7 @@ def capture_sources(paths: ProjectPaths, curated: Curated) -> CaptureReport:
 def release_captures(captures: dict[str, Capture], curated: Curated, release: Release
                      ) -> dict[str, Capture]:
     """Only the captures of sources the release includes (published on or before its date)."""
-    from pipeline.curated import parse_date
+    from pipeline.curation.curated import parse_date
 
     included = {r["source_id"] for r in curated.sources
                 if parse_date(r, "published_on", key=r.get("source_id")) <= release.date}
@@ -71,7 +71,7 @@ def resolve(paths: ProjectPaths, curated: Curated, mentions: pd.DataFrame,
 
 
 def source_texts(tables: ReleaseTables, captures: dict[str, Capture]) -> dict[str, SourceText]:
-    from pipeline.extract import capture_text
+    from pipeline.extraction.extract import capture_text
 
     return {s: SourceText(s, capture_text(captures[s]))
             for s in tables.tables["sources"]["source_id"] if s in captures}

@@ -35,7 +35,7 @@ POINTS = {"random": None, "before-move-aside": ("rename", 1, "before"),
 def _prepare(root: Path):
     from pipeline import stages
     from pipeline.paths import project_paths
-    from pipeline.reproduce import prepare_release
+    from pipeline.publishing.reproduce import prepare_release
 
     paths = project_paths(root, root / "releases")
     _, _, releases = stages.load_project(paths)
@@ -70,7 +70,7 @@ def _worker(point: str, state) -> None:
 
 
 def _reader_violations(releases_dir: Path) -> list[str]:
-    from pipeline.releases import verify_release_folder
+    from pipeline.curation.releases import verify_release_folder
 
     found = []
     for folder in sorted(p for p in releases_dir.iterdir()
@@ -86,8 +86,8 @@ def _reader_violations(releases_dir: Path) -> list[str]:
 
 
 def _recovered_violations(releases_dir: Path, raw: Path, statuses: dict) -> list[str]:
-    from pipeline.publish import recover_interrupted, refresh_release_index
-    from pipeline.releases import sha256_file
+    from pipeline.curation.releases import sha256_file
+    from pipeline.publishing.publish import recover_interrupted, refresh_release_index
 
     recover_interrupted(releases_dir)
     refresh_release_index(releases_dir, raw, statuses)
@@ -137,8 +137,8 @@ def main(root: Path, rounds: int, seed: int) -> dict:
 
 def _publish(state) -> None:
     """What `sovai build` does for a draft once its checks pass: the folder, then the index."""
-    from pipeline.publish import refresh_release_index
-    from pipeline.reproduce import publish_prepared
+    from pipeline.publishing.publish import refresh_release_index
+    from pipeline.publishing.reproduce import publish_prepared
 
     paths, prepared, statuses = state
     publish_prepared(prepared, paths.releases)

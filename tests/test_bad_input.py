@@ -10,7 +10,7 @@ import click
 import dagster as dg
 import pytest
 
-from pipeline.cli import run_build
+from pipeline.cli.main import run_build
 from pipeline.paths import project_paths
 
 from .conftest import FILES, write_project
@@ -133,7 +133,7 @@ def test_a_section_quote_must_be_a_whole_heading_and_never_the_title(tmp_path):
 def test_sovai_check_lists_every_claim_that_rests_on_a_title(tmp_path):
     from click.testing import CliRunner
 
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     models = textwrap.dedent(FILES["models.yaml"]).replace(
         "jurisdiction_id, modality]}",

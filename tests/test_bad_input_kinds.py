@@ -26,10 +26,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.check import run_check
-from pipeline.cli import run_build
-from pipeline.curated import CuratedError, load_curated
+from pipeline.cli.main import run_build
+from pipeline.curation.curated import CuratedError, load_curated
 from pipeline.paths import project_paths
+from pipeline.validation.check import run_check
 
 from .conftest import FILES, LATER_PAGE, PAGE, write_project
 
@@ -406,7 +406,7 @@ def test_a_table_with_ragged_rows_is_read_cell_by_cell(tmp_path):
 def test_an_html_span_bomb_is_cut_to_a_bounded_grid():
     """64 KB of `<td colspan=1000>` rows would expand to two million cells; a page's tables
     keep at most MAX_PAGE_CELLS, as many columns as fit, and each row keeps its first cell."""
-    from pipeline.htmlpage import MAX_PAGE_CELLS, html_tables
+    from pipeline.extraction.htmlpage import MAX_PAGE_CELLS, html_tables
 
     bomb = "<table>" + "<tr><td colspan=1000>x</td></tr>" * 2000 + "</table>"
     started = time.perf_counter()

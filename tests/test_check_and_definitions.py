@@ -9,7 +9,7 @@ import textwrap
 
 from click.testing import CliRunner
 
-from pipeline.cli import main
+from pipeline.cli.main import main
 from pipeline.definitions import BUILD_JOB, build_definitions
 
 from .conftest import FILES, REPO, write_project

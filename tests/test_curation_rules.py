@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline import stages
-from pipeline.cli import main
-from pipeline.curated import CuratedError
+from pipeline.cli.main import main
+from pipeline.curation.curated import CuratedError
 from pipeline.paths import project_paths
 
 from .conftest import FILES, write_project

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 
 from pipeline import stages
-from pipeline.cli import run_build
+from pipeline.cli.main import run_build
 from pipeline.definitions import BUILD_JOB, build_definitions
 from pipeline.defs.sealed import build_sealed_sensor, recorded_sha256
 from pipeline.paths import project_paths
-from pipeline.reproduce import compare_folders, prepare_release, publish_prepared
-from pipeline.schemas import load_schemas
+from pipeline.publishing.reproduce import compare_folders, prepare_release, publish_prepared
+from pipeline.validation.schemas import load_schemas
 
 from .conftest import REPO, write_project
 

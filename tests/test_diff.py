@@ -1,4 +1,5 @@
-"""The release diff (pipeline.diff), its release notes (pipeline.changes_md) and `sovai diff`."""
+"""The release diff (pipeline.publishing.diff), its release notes
+(pipeline.publishing.changes_md) and `sovai diff`."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from pipeline.changes_md import render_changes_md
-from pipeline.diff import CHANGES_COLUMNS, DiffError, diff_release_dirs, reconcile_counts
-from pipeline.diff_cli import diff_command
+from pipeline.cli.diff import diff_command
+from pipeline.publishing.changes_md import render_changes_md
+from pipeline.publishing.diff import CHANGES_COLUMNS, DiffError, diff_release_dirs, reconcile_counts
 from tests.release_factory import PRIMARY_KEYS, base_tables, rows_by_id, write_release
 
 
@@ -358,7 +359,7 @@ def test_key_hash_collisions_fall_back_to_exact_keys(tmp_path, monkeypatch):
     expected = diff_release_dirs(old, new, redirects=redirects)
     plain = diff_release_dirs(old, new)
     # Every key hashes alike: duplicates that are not, and pairs with the wrong keys.
-    monkeypatch.setattr("pipeline.diff.KEY_HASH", "(length(CAST({} AS VARCHAR)) * 0)")
+    monkeypatch.setattr("pipeline.publishing.diff.KEY_HASH", "(length(CAST({} AS VARCHAR)) * 0)")
     pd.testing.assert_frame_equal(diff_release_dirs(old, new, redirects=redirects), expected)
     pd.testing.assert_frame_equal(diff_release_dirs(old, new), plain)
 

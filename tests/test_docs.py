@@ -18,8 +18,8 @@ import duckdb
 import pytest
 import yaml
 
-from pipeline.curated import ENTITY_FILES, load_curated
-from pipeline.schemas import load_schemas
+from pipeline.curation.curated import ENTITY_FILES, load_curated
+from pipeline.validation.schemas import load_schemas
 
 from .conftest import REPO
 

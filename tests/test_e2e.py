@@ -18,10 +18,10 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from pipeline.cli import run_build
+from pipeline.cli.main import run_build
 from pipeline.paths import project_paths
-from pipeline.schemas import load_schemas
 from pipeline.site.config import load_publication
+from pipeline.validation.schemas import load_schemas
 
 from .conftest import REPO, write_project
 
@@ -195,8 +195,8 @@ def test_published_release_is_sealed(tmp_path):
 
 
 def test_sealed_release_cannot_be_overwritten(tmp_path):
-    from pipeline.publish import publish_release
-    from pipeline.releases import Release, SealedReleaseError
+    from pipeline.curation.releases import Release, SealedReleaseError
+    from pipeline.publishing.publish import publish_release
 
     root = write_project(tmp_path / "project")
     out = tmp_path / "releases"

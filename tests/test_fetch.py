@@ -21,13 +21,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from pipeline.capture import latest_capture, list_captures
-from pipeline.cli import main
-from pipeline.curated import load_curated
+from pipeline.cli.main import main
+from pipeline.curation.curated import load_curated
 from pipeline.defs.atlas import AtlasSettings
 from pipeline.defs.fetching import build_fetch_assets
-from pipeline.extract import capture_tables, capture_text, mentions_from_tables
-from pipeline.fetch import (
+from pipeline.extraction.extract import capture_tables, capture_text, mentions_from_tables
+from pipeline.extraction.quotes import SourceText
+from pipeline.sources.capture import latest_capture, list_captures
+from pipeline.sources.fetch import (
     ALLOW_HOSTS_ENV,
     Fetcher,
     FetchError,
@@ -36,7 +37,6 @@ from pipeline.fetch import (
     parse_retry_after,
     refresh_source,
 )
-from pipeline.quotes import SourceText
 
 from .conftest import write_project
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from pipeline.capture import capture_bytes
-from pipeline.extract import capture_tables, capture_text, markdown_tables, mentions_from_tables
-from pipeline.htmlpage import decode_html, detect_html_encoding, html_main_text, html_tables
-from pipeline.quotes import SourceText
+from pipeline.extraction.extract import (
+    capture_tables,
+    capture_text,
+    markdown_tables,
+    mentions_from_tables,
+)
+from pipeline.extraction.htmlpage import (
+    decode_html,
+    detect_html_encoding,
+    html_main_text,
+    html_tables,
+)
+from pipeline.extraction.quotes import SourceText
+from pipeline.sources.capture import capture_bytes
 
 PAGE = """<!doctype html>
 <html><head><title>Mini Atlas</title><style>p { color: red }</style>

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.money import decide_currency, local_dollars
+from pipeline.curation.money import decide_currency, local_dollars
 
 from .conftest import REPO
 from .tool_envs import tool_env

@@ -15,10 +15,10 @@ import pandas as pd
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipeline.diff import diff_release_dirs, reconcile_counts
-from pipeline.extract import PageTable, markdown_tables
-from pipeline.htmlpage import _pipe_row, html_main_text, html_tables
-from pipeline.resolve import build_alias_index, resolve_name
+from pipeline.curation.resolve import build_alias_index, resolve_name
+from pipeline.extraction.extract import PageTable, markdown_tables
+from pipeline.extraction.htmlpage import _pipe_row, html_main_text, html_tables
+from pipeline.publishing.diff import diff_release_dirs, reconcile_counts
 from pipeline.text import fold_name, fold_whitespace, slugify
 from tests.release_factory import write_release
 

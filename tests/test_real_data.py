@@ -12,13 +12,13 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from pipeline.check import run_check
-from pipeline.cli import run_build
-from pipeline.curated import load_curated
+from pipeline.cli.main import run_build
+from pipeline.curation.curated import load_curated
+from pipeline.curation.releases import declared_releases
+from pipeline.curation.resolve import build_alias_index, resolve_name
 from pipeline.paths import project_paths
-from pipeline.releases import declared_releases
-from pipeline.resolve import build_alias_index, resolve_name
-from pipeline.schemas import load_schemas
+from pipeline.validation.check import run_check
+from pipeline.validation.schemas import load_schemas
 
 from .conftest import REPO
 
@@ -171,7 +171,7 @@ def test_release_notes_name_what_ids_point_to(out):
 def test_the_releases_of_the_five_pages_are_published_and_intact():
     import json
 
-    from pipeline.releases import verify_release_folder
+    from pipeline.curation.releases import verify_release_folder
 
     index = json.loads((REPO / "releases" / "index.json").read_text(encoding="utf-8"))
     listed = [(r["date"], r["status"], r["previous"]) for r in index["releases"]]
@@ -244,7 +244,7 @@ def test_links_the_pages_give_are_filled_both_ways(out):
 def test_one_thing_one_id_and_typed_lists(out):
     """No ID is a key of two tables (a project and its model, a family and its company), so
     the lists that may point at several tables carry each item's table."""
-    from pipeline.validate import shared_ids
+    from pipeline.validation.validate import shared_ids
 
     tables = {name: _table(out, LATEST, name) for name in SCHEMAS}
     assert shared_ids(tables, SCHEMAS) == {}

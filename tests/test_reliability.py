@@ -21,11 +21,11 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import main, run_build
-from pipeline.curated import load_curated
+from pipeline.cli.main import main, run_build
+from pipeline.curation.curated import load_curated
+from pipeline.curation.releases import declared_releases, verify_release_folder
 from pipeline.lock import project_lock
 from pipeline.paths import project_paths
-from pipeline.releases import declared_releases, verify_release_folder
 
 from .conftest import REPO, write_project
 
@@ -207,7 +207,7 @@ PUBLISH_UNDER_LIMIT = """
 import os, resource, signal, sys
 from pathlib import Path
 from pipeline.paths import project_paths
-from pipeline.reproduce import prepare_release, publish_prepared
+from pipeline.publishing.reproduce import prepare_release, publish_prepared
 from pipeline.stages import load_project
 root = Path(sys.argv[1])
 paths = project_paths(root, root / "releases")

@@ -24,10 +24,10 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline import dataset
-from pipeline.capture import CaptureError, capture_bytes
-from pipeline.cli import main
-from pipeline.fetch import ALLOW_HOSTS_ENV, Fetcher, FetchError, fetch_source
+from pipeline.cli.main import main
 from pipeline.paths import OutputFolderError, output_folder
+from pipeline.sources.capture import CaptureError, capture_bytes
+from pipeline.sources.fetch import ALLOW_HOSTS_ENV, Fetcher, FetchError, fetch_source
 
 from .conftest import FILES, REPO, write_project
 from .test_fetch import POLICY, TABLE_PAGE, Reply, _no_proxies, files, sha, site
@@ -142,8 +142,8 @@ def test_a_source_with_no_file_no_url_and_no_capture_is_one_clear_error(tmp_path
 def test_the_real_sources_need_nothing_outside_the_project():
     """curated/sources.yaml names no file outside the project: every real source is read from
     its capture in raw/ (content address and sidecar)."""
-    from pipeline.capture import latest_capture, verify_capture
-    from pipeline.curated import load_curated
+    from pipeline.curation.curated import load_curated
+    from pipeline.sources.capture import latest_capture, verify_capture
 
     sources = load_curated(REPO / "curated").sources
     assert len(sources) >= 5
@@ -263,10 +263,10 @@ def test_loopback_is_refused_by_default_before_any_request(tmp_path, site):
 def test_the_address_really_connected_to_is_checked(tmp_path, site, monkeypatch):
     """A name checked as public that then connects to a private address (DNS rebinding) is
     refused at the connection, before anything is sent."""
-    import pipeline.fetch
+    import pipeline.sources.fetch
 
     url = site.route("/page", Reply(body=TABLE_PAGE))
-    monkeypatch.setattr(pipeline.fetch, "non_public_address", lambda host, port: None)
+    monkeypatch.setattr(pipeline.sources.fetch, "non_public_address", lambda host, port: None)
     with Fetcher(OPEN) as fetcher, pytest.raises(FetchError) as err:
         fetch_source(fetcher, tmp_path / "raw", "page", url)
     assert str(err.value) == (f"source 'page': {url}: robots.txt of {site.base} could not be "

@@ -333,7 +333,7 @@ def test_release_site_is_an_asset_of_the_publish_group(tmp_path):
     whose release notes link only inside the site."""
     import dagster as dg
 
-    from pipeline.cli import run_build
+    from pipeline.cli.main import run_build
     from pipeline.definitions import build_definitions
     from pipeline.defs.atlas import AtlasSettings
     from pipeline.defs.site import build_site_assets
@@ -368,7 +368,7 @@ def test_release_site_is_an_asset_of_the_publish_group(tmp_path):
 def test_sovai_site_without_releases_is_one_clear_line(tmp_path):
     from click.testing import CliRunner
 
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     from .conftest import write_project
 
@@ -383,7 +383,7 @@ def test_sovai_site_without_releases_is_one_clear_line(tmp_path):
 def test_a_base_url_gives_a_new_release_absolute_addresses(tmp_path):
     import dagster as dg
 
-    from pipeline.cli import run_build
+    from pipeline.cli.main import run_build
     from pipeline.paths import project_paths
 
     from .conftest import write_project

@@ -15,10 +15,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from synthetic import generate_project, generate_release_pair  # noqa: E402
 
 from pipeline import stages  # noqa: E402
-from pipeline.check import run_check  # noqa: E402
-from pipeline.diff import diff_release_dirs  # noqa: E402
 from pipeline.paths import project_paths  # noqa: E402
-from pipeline.reproduce import prepare_release, publish_prepared  # noqa: E402
+from pipeline.publishing.diff import diff_release_dirs  # noqa: E402
+from pipeline.publishing.reproduce import prepare_release, publish_prepared  # noqa: E402
+from pipeline.validation.check import run_check  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import json
 import pandas as pd
 import pytest
 
-from pipeline.capture import capture_file, latest_capture, list_captures
-from pipeline.extract import markdown_tables, mentions_from_tables
-from pipeline.quotes import SourceText
-from pipeline.resolve import resolve_name
-from pipeline.schemas import frame_from_records, load_schemas, to_arrow
+from pipeline.curation.resolve import resolve_name
+from pipeline.extraction.extract import markdown_tables, mentions_from_tables
+from pipeline.extraction.quotes import SourceText
+from pipeline.sources.capture import capture_file, latest_capture, list_captures
 from pipeline.text import fold_name, fold_whitespace, slugify
+from pipeline.validation.schemas import frame_from_records, load_schemas, to_arrow
 
 from .conftest import REPO
 
@@ -63,7 +63,7 @@ def test_capture_is_content_addressed_and_immutable(tmp_path):
 def test_capture_refuses_non_utf8_text(tmp_path):
     page = tmp_path / "bad.txt"
     page.write_bytes(b"caf\xe9\n")
-    from pipeline.capture import CaptureError
+    from pipeline.sources.capture import CaptureError
 
     with pytest.raises(CaptureError, match="not valid UTF-8"):
         capture_file(tmp_path / "raw", "s1", page)
@@ -109,7 +109,7 @@ def test_frames_convert_to_declared_arrow_types():
 
 
 def test_data_dictionary_is_generated_from_the_schemas():
-    from pipeline.dictionary import render_dictionary
+    from pipeline.publishing.dictionary import render_dictionary
 
     committed = (REPO / "docs" / "DATA_DICTIONARY.md").read_text(encoding="utf-8")
     assert committed == render_dictionary(load_schemas(REPO / "schemas")), \
@@ -117,7 +117,7 @@ def test_data_dictionary_is_generated_from_the_schemas():
 
 
 def test_a_table_can_be_split_into_a_folder_of_files(tmp_path):
-    from pipeline.curated import CuratedError, load_curated
+    from pipeline.curation.curated import CuratedError, load_curated
 
     curated = tmp_path / "curated"
     (curated / "models").mkdir(parents=True)
@@ -133,7 +133,7 @@ def test_a_table_can_be_split_into_a_folder_of_files(tmp_path):
 
 
 def test_pandera_checks_every_item_of_a_list_column():
-    from pipeline.validate import check_schema
+    from pipeline.validation.validate import check_schema
 
     projects = load_schemas(REPO / "schemas")["projects"]
     row = {"project_id": "p", "name": "P", "aliases": [], "layer": "compute",
@@ -149,7 +149,7 @@ def test_pandera_checks_every_item_of_a_list_column():
 def test_shared_ids_names_every_key_used_by_two_tables():
     import pandas as pd
 
-    from pipeline.validate import shared_ids
+    from pipeline.validation.validate import shared_ids
 
     schemas = load_schemas(REPO / "schemas")
     tables = {"models": pd.DataFrame({"model_id": ["allam", "jais"]}),
@@ -164,7 +164,7 @@ def test_shared_ids_names_every_key_used_by_two_tables():
     ("Qwen 3.6Alibaba1M context", 1_000_000), ("targeting trillion-dollar AI impact", 1e12),
     ("estimated at $9-14 billion in 2026", 9_000_000_000)])
 def test_a_quote_writes_a_number_in_the_scale_pages_use(quote, value):
-    from pipeline.quotes import states_number
+    from pipeline.extraction.quotes import states_number
 
     assert states_number(quote, value)
     assert not states_number(quote, value * 1.1)  # a different number is not stated

@@ -11,15 +11,16 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from pipeline import stages, validate
-from pipeline.capture import Capture
-from pipeline.curated import Curated, load_curated
-from pipeline.normalize import ReleaseTables
+from pipeline import stages
+from pipeline.curation.curated import Curated, load_curated
+from pipeline.curation.normalize import ReleaseTables
+from pipeline.curation.releases import Release, declared_releases, find_release
 from pipeline.paths import ProjectPaths, default_root, project_paths
-from pipeline.publish import check_sealed, publish_release, refresh_release_index
-from pipeline.releases import Release, declared_releases, find_release
-from pipeline.schemas import TableSchema, load_schemas
+from pipeline.publishing.publish import check_sealed, publish_release, refresh_release_index
 from pipeline.site.config import load_publication
+from pipeline.sources.capture import Capture
+from pipeline.validation import validate
+from pipeline.validation.schemas import TableSchema, load_schemas
 
 
 class AtlasSettings(dg.ConfigurableResource):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline.curated import load_curated
-from pipeline.releases import Release, declared_releases
+from pipeline.curation.curated import load_curated
+from pipeline.curation.releases import Release, declared_releases
 
 
 def next_draft(releases: list[Release], today: dt.date) -> Release | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from pipeline.schemas import FORMATS, ColumnSpec, TableSchema
+from pipeline.validation.schemas import FORMATS, ColumnSpec, TableSchema
 
 TABLE_GROUP = "normalize"  # the stage that builds every published table
 TABLE_IO = "table_io"  # the IO manager key of tables passed between steps as Parquet

@@ -4,7 +4,7 @@ Each table's pandera check `<table>_schema` is a check on that table's asset; a 
 check (foreign_keys, claim_coverage, quotes_verified, one_id_per_thing) has a result on each
 table it spans, failing on the tables its messages name. All of them are one multi-asset check
 (one `validate` step, which reads the tables once). A failed check blocks the release folder.
-The checks are thin: pipeline.validate does the work."""
+The checks are thin: pipeline.validation.validate does the work."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from pipeline import stages, validate
-from pipeline.capture import Capture
-from pipeline.normalize import ReleaseTables
-from pipeline.schemas import TableSchema
+from pipeline import stages
+from pipeline.curation.normalize import ReleaseTables
+from pipeline.sources.capture import Capture
+from pipeline.validation import validate
+from pipeline.validation.schemas import TableSchema
 
 
 def check_result(messages: list[str], *, asset: str | None = None,
@@ -93,7 +94,7 @@ def validation_checks(schemas: dict[str, TableSchema], partitions: dg.Partitions
     @dg.multi_asset_check(name="validate", specs=specs,
                           ins={t: dg.AssetIn(key=t) for t in [*tables, "source_captures"]},
                           description="pandera on each table, then the checks across tables "
-                                      "(pipeline.validate).")
+                                      "(pipeline.validation.validate).")
     def validate_release(source_captures: dict[str, Capture], **frames: pd.DataFrame
                          ) -> Iterator[dg.AssetCheckResult]:
         for name in tables:

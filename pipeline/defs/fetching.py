@@ -1,10 +1,10 @@
 """Dagster assets that fetch sources with a URL: one asset per source, in group "capture".
 
-Each asset is a thin call into pipeline.fetch.fetch_one (which reads the URL from curated/ at run
-time). Its metadata records the outcome (new or unchanged), HTTP status, bytes and sha256; a
-failed fetch fails the materialization and leaves the last capture in raw/. The freshness policy
-marks a source stale in the UI when it has not been fetched for a while. New captures reach the
-release build through raw/ (the inputs_changed sensor watches it)."""
+Each asset is a thin call into pipeline.sources.fetch.fetch_one (which reads the URL from
+curated/ at run time). Its metadata records the outcome (new or unchanged), HTTP status, bytes
+and sha256; a failed fetch fails the materialization and leaves the last capture in raw/. The
+freshness policy marks a source stale in the UI when it has not been fetched for a while. New
+captures reach the release build through raw/ (the inputs_changed sensor watches it)."""
 
 
 import datetime as dt
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline import fetch
 from pipeline.defs.atlas import AtlasSettings
+from pipeline.sources import fetch
 
 FRESHNESS_WARN = dt.timedelta(days=14)
 FRESHNESS_FAIL = dt.timedelta(days=35)  # releases are monthly

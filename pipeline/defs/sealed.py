@@ -14,11 +14,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline.curated import load_curated
+from pipeline.curation.curated import load_curated
+from pipeline.curation.releases import Release, declared_releases, sha256_file
 from pipeline.paths import ProjectPaths, project_paths
-from pipeline.publish import check_sealed
-from pipeline.releases import Release, declared_releases, sha256_file
-from pipeline.schemas import load_schemas
+from pipeline.publishing.publish import check_sealed
+from pipeline.validation.schemas import load_schemas
 
 RELEASE_ASSET = "release_folder"
 

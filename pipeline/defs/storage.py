@@ -22,10 +22,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 from upath import UPath
 
-from pipeline.capture import Capture, list_captures
-from pipeline.curated import Curated, load_curated
+from pipeline.curation.curated import Curated, load_curated
 from pipeline.defs.atlas import AtlasSettings
-from pipeline.schemas import TableSchema, frame_from_records, load_schemas, to_arrow
+from pipeline.sources.capture import Capture, list_captures
+from pipeline.validation.schemas import TableSchema, frame_from_records, load_schemas, to_arrow
 
 STORAGE = "storage"  # the folder under the Dagster home
 

@@ -22,8 +22,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.publish import atomic_folder, write_json, write_text
-from pipeline.releases import SealedReleaseError, sha256_file, verify_release_folder
+from pipeline.curation.releases import SealedReleaseError, sha256_file, verify_release_folder
+from pipeline.publishing.publish import atomic_folder, write_json, write_text
 from pipeline.site.config import Publication
 
 LOADER_NAME = "sovai_dataset.py"
@@ -96,7 +96,7 @@ def _copy_data(releases_dir: Path, site: Path, index: dict) -> None:
 
 
 def _release_extras(folder: Path, entry: dict, publication: Publication) -> ReleaseDownloads:
-    from pipeline.dictionary import docs_from_package, render_dictionary
+    from pipeline.publishing.dictionary import docs_from_package, render_dictionary
     from pipeline.site.citation import citation_cff
     from pipeline.site.croissant import write_croissant
     from pipeline.site.pages import render_page
@@ -208,7 +208,7 @@ def _source_rows(folder: Path) -> list[dict]:
     """A release's sources as its page lists them, each with the path of its capture."""
     import pyarrow.parquet as pq
 
-    from pipeline.capture import published_capture_path
+    from pipeline.sources.capture import published_capture_path
 
     rows = pq.read_table(folder / "sources.parquet", columns=[
         "source_id", "title", "url", "published_on", "date_precision", "sha256",

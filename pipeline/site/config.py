@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.curated import CuratedError
+from pipeline.curation.curated import CuratedError
 
 # The licences this project may use, with what their metadata needs.
 LICENSES = {

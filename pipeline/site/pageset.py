@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.publish import write_text
+from pipeline.publishing.publish import write_text
 from pipeline.site.config import Publication
 from pipeline.site.pages import render_page
 from pipeline.site.release_data import ReleaseData

@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.capture import published_capture_path
+from pipeline.sources.capture import published_capture_path
 
 TABLES = ("jurisdictions", "regions", "organizations", "model_families", "models", "projects",
           "investments", "figures", "assessments", "groupings", "conflicts", "claims",

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from pipeline.schemas import TableSchema
+from pipeline.validation.schemas import TableSchema
 
 
 def _tokens(text: str) -> tuple[str, ...]:

@@ -52,7 +52,7 @@ def _project_instance_settings(home: Path) -> None:
 def _verify_sealed_first(paths: ProjectPaths, releases: list, echo) -> None:
     """Before anything is built: undo an interrupted build, then verify every sealed release
     (a draft's diff is computed against them, so they are checked whatever is built)."""
-    from pipeline.publish import check_sealed, recover_interrupted
+    from pipeline.publishing.publish import check_sealed, recover_interrupted
 
     if paths.releases.exists() and not paths.releases.is_dir():
         raise click.ClickException(f"{paths.releases}: not a folder, so no release can be "
@@ -70,7 +70,7 @@ def _build_locked(paths: ProjectPaths, release_key: str | None, *, echo, instanc
 
     from pipeline.definitions import BUILD_JOB, build_definitions
     from pipeline.defs.sealed import record_sealed
-    from pipeline.publish import refresh_release_index
+    from pipeline.publishing.publish import refresh_release_index
     from pipeline.stages import load_project
 
     curated, _, releases = load_project(paths)
@@ -210,10 +210,10 @@ def build(release_key: str | None, out: Path | None, verbose: bool) -> None:
     Example: sovai build --release 2026-08-31
     Exit codes: 0 built and verified; 1 a curated, validation or sealing error (one line
     per problem, nothing published, nothing published touched)."""
-    from pipeline.curated import CuratedError
+    from pipeline.curation.curated import CuratedError
+    from pipeline.curation.releases import SealedReleaseError
     from pipeline.lock import LockTimeout
     from pipeline.paths import output_folder
-    from pipeline.releases import SealedReleaseError
 
     root = project_paths().root
     paths = project_paths(releases=output_folder(root, out) if out else None)
@@ -250,8 +250,8 @@ def check() -> None:
     \b
     Example: sovai check
     Exit codes: 0 nothing blocks; 1 something does (each problem with file and line)."""
-    from pipeline.check import run_check
     from pipeline.lock import LockTimeout, project_lock
+    from pipeline.validation.check import run_check
 
     paths = project_paths()
     try:
@@ -273,9 +273,9 @@ def verify(releases: tuple[str, ...]) -> None:
     \b
     Example: sovai verify 2026-07-31
     Exit codes: 0 every file as published; 1 a problem, each file named on its own line."""
-    from pipeline.releases import SealedReleaseError
+    from pipeline.curation.releases import SealedReleaseError
     from pipeline.stages import load_project
-    from pipeline.verify import verify_project
+    from pipeline.validation.verify import verify_project
 
     paths = project_paths()
     _, _, declared = load_project(paths)
@@ -306,11 +306,11 @@ def reproduce(release_key: str) -> None:
     Example: sovai reproduce 2026-07-31
     Exit codes: 0 byte for byte the same; 1 something differs, or the release cannot be
     rebuilt (one line: why)."""
-    from pipeline.curated import CuratedError
+    from pipeline.curation.curated import CuratedError
     from pipeline.lock import LockTimeout, project_lock
-    from pipeline.reproduce import reproduce_release
+    from pipeline.publishing.reproduce import reproduce_release
     from pipeline.stages import load_project
-    from pipeline.validate import ValidationError
+    from pipeline.validation.validate import ValidationError
 
     paths = project_paths()
     _, _, declared = load_project(paths)
@@ -364,7 +364,7 @@ def dictionary() -> None:
     \b
     Example: sovai dictionary
     Exit codes: 0 written; 1 a schema file is invalid."""
-    from pipeline.dictionary import write_dictionary
+    from pipeline.publishing.dictionary import write_dictionary
 
     paths = project_paths()
     click.echo(write_dictionary(paths.schemas, paths.root / "docs" / "DATA_DICTIONARY.md"))
@@ -380,9 +380,9 @@ def site(out: Path | None) -> None:
     \b
     Example: sovai site --out /tmp/atlas-site
     Exit codes: 0 written; 1 a release's files changed or a setting is invalid (one line)."""
-    from pipeline.curated import CuratedError
+    from pipeline.curation.curated import CuratedError
+    from pipeline.curation.releases import SealedReleaseError
     from pipeline.paths import output_folder
-    from pipeline.releases import SealedReleaseError
     from pipeline.site.build import SiteError, build_site
     from pipeline.site.config import load_publication
 
@@ -397,8 +397,8 @@ def site(out: Path | None) -> None:
 
 def _register_commands() -> None:
     """Commands of the other domains (diff, fetching)."""
-    from pipeline.diff_cli import diff_command
-    from pipeline.fetch_cli import add_source_command, fetch_command
+    from pipeline.cli.diff import diff_command
+    from pipeline.cli.fetch import add_source_command, fetch_command
 
     for command in (diff_command, add_source_command, fetch_command):
         main.add_command(command)

@@ -25,7 +25,7 @@ OUTPUT_FORMATS = (".parquet", ".json")
 
 def resolve_release(ref: str, releases_dir: Path) -> Path:
     """A release date (YYYY-MM-DD) under releases_dir, else a folder path."""
-    from pipeline.diff import DiffError
+    from pipeline.publishing.diff import DiffError
 
     path = Path(ref)
     if DATE.match(ref) and not path.is_dir():
@@ -46,8 +46,8 @@ def shown(path: Path) -> str:
 
 def load_redirects(root: Path) -> list[dict]:
     """curated/redirects.yaml, read as the build reads it."""
-    from pipeline.curated import CuratedError, load_table_records
-    from pipeline.diff import DiffError
+    from pipeline.curation.curated import CuratedError, load_table_records
+    from pipeline.publishing.diff import DiffError
 
     try:
         return [dict(r) for r in load_table_records(root / "curated", "redirects")]
@@ -78,7 +78,7 @@ def summary_lines(changes: pd.DataFrame) -> list[str]:
 def write_output(changes: pd.DataFrame, path: Path) -> None:
     import pyarrow.parquet as pq
 
-    from pipeline.diff import changes_to_arrow
+    from pipeline.publishing.diff import changes_to_arrow
 
     table = changes_to_arrow(changes)
     if path.suffix.lower() == ".parquet":
@@ -102,7 +102,7 @@ def diff_command(old: str, new: str, output: Path | None, releases_dir: Path | N
     Example: sovai diff 2026-06-30 2026-07-31 --output changes.json
     Exit codes: 0 identical, 1 different, 2 error (one line on stderr).
     """
-    from pipeline.diff import DiffError, diff_release_dirs
+    from pipeline.publishing.diff import DiffError, diff_release_dirs
 
     if output is not None and output.suffix.lower() not in OUTPUT_FORMATS:
         _fail(f"--output must end in .parquet or .json: {output}")

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from pipeline.capture import published_capture_path
-from pipeline.schemas import TableSchema
+from pipeline.sources.capture import published_capture_path
+from pipeline.validation.schemas import TableSchema
 
 # The order researchers read tables in; others follow alphabetically.
 TABLE_ORDER = ["jurisdictions", "regions", "organizations", "model_families", "models",

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.curated import Curated, CuratedError, parse_date
+from pipeline.curation.curated import Curated, CuratedError, parse_date
 
 STATUSES = ("draft", "published")
 # The keys a releases.yaml entry may have (anything else is a misspelling, never ignored).

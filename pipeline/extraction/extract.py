@@ -10,8 +10,8 @@ import re
 
 import pandas as pd
 
-from pipeline.capture import Capture
-from pipeline.page_table import PageTable
+from pipeline.extraction.page_table import PageTable
+from pipeline.sources.capture import Capture
 
 MENTION_COLUMNS = [
     "source_id",
@@ -75,7 +75,7 @@ def capture_text(capture: Capture) -> str:
     """The readable text of a capture: the file itself for text, the main text for HTML.
     Quotes are verified against this text."""
     if capture.media_type in ("text/html", "application/xhtml+xml"):
-        from pipeline import htmlpage
+        from pipeline.extraction import htmlpage
 
         return htmlpage.html_main_text(htmlpage.decode_html(capture.read_bytes(), capture.charset))
     return decode_text(capture)
@@ -83,7 +83,7 @@ def capture_text(capture: Capture) -> str:
 
 def capture_tables(capture: Capture) -> list[PageTable]:
     if capture.media_type in ("text/html", "application/xhtml+xml"):
-        from pipeline import htmlpage
+        from pipeline.extraction import htmlpage
 
         return htmlpage.html_tables(htmlpage.decode_html(capture.read_bytes(), capture.charset))
     return markdown_tables(decode_text(capture))

@@ -16,10 +16,10 @@ import pandas as pd
 import pyarrow
 import pyarrow.parquet as pq
 
-from pipeline.capture import CAPTURES, published_capture_path, write_atomic
-from pipeline.releases import Release, SealedReleaseError, sha256_file
-from pipeline.schemas import TableSchema, to_arrow
+from pipeline.curation.releases import Release, SealedReleaseError, sha256_file
 from pipeline.site.config import DESCRIPTION, Publication
+from pipeline.sources.capture import CAPTURES, published_capture_path, write_atomic
+from pipeline.validation.schemas import TableSchema, to_arrow
 
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 
@@ -73,7 +73,7 @@ def _source_descriptor(row: Any, release: Release, publication: Publication) -> 
 def _changes_schema() -> dict:
     """changes.parquet's Table Schema: without one, a validator guesses types from the first
     rows (and took `field` for a year-month in 2026-05-31)."""
-    from pipeline.diff import CHANGE_VALUES, CHANGES_COLUMNS, CHANGES_DESCRIPTIONS
+    from pipeline.publishing.diff import CHANGE_VALUES, CHANGES_COLUMNS, CHANGES_DESCRIPTIONS
 
     fields = []
     for name in CHANGES_COLUMNS:
@@ -158,8 +158,8 @@ def publish_release(
     stats: dict[str, Any] | None = None,
 ) -> Path:
     """Write releases_dir/<date>/ atomically. A sealed (published) release is never rewritten."""
-    from pipeline.changes_md import render_changes_md
-    from pipeline.diff import changes_to_arrow, diff_release_dirs, reconcile_counts
+    from pipeline.publishing.changes_md import render_changes_md
+    from pipeline.publishing.diff import changes_to_arrow, diff_release_dirs, reconcile_counts
 
     target = releases_dir / release.key
     if release.sealed and target.exists():
@@ -225,7 +225,7 @@ def swap_into_place(tmp: Path, target: Path) -> None:
 def check_sealed(release: Release, releases_dir: Path) -> None:
     """A published release is verified, never rebuilt: every file must match its checksum in
     datapackage.json, and datapackage.json the checksum index.json recorded at sealing."""
-    from pipeline.verify import read_anchors, sealed_release_problems
+    from pipeline.validation.verify import read_anchors, sealed_release_problems
 
     problems = sealed_release_problems(releases_dir / release.key,
                                        read_anchors(releases_dir).get(release.key))
@@ -259,7 +259,7 @@ def write_index(releases_dir: Path, statuses: dict[str, str]) -> Path:
 def _keep_anchors(releases_dir: Path, entries: list[dict], statuses: dict[str, str]) -> None:
     """index.json's entry for a sealed release is written once, when it is first sealed, and
     never rewritten: a rewrite would replace the checksum that proves the folder unchanged."""
-    from pipeline.verify import read_anchors
+    from pipeline.validation.verify import read_anchors
 
     listed = {entry["date"]: entry for entry in entries}
     for key, anchor in read_anchors(releases_dir).items():

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.curated import Record
+from pipeline.curation.curated import Record
 
 EXTENSIONS = {
     "text/plain": ".txt",

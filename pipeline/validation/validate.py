@@ -8,9 +8,9 @@ from __future__ import annotations
 import pandas as pd
 import pandera.errors
 
-from pipeline.normalize import UNCLAIMED_VALUES, render_value
-from pipeline.quotes import SourceText
-from pipeline.schemas import TableSchema, is_missing, pandera_schema
+from pipeline.curation.normalize import UNCLAIMED_VALUES, render_value
+from pipeline.extraction.quotes import SourceText
+from pipeline.validation.schemas import TableSchema, is_missing, pandera_schema
 
 MAX_MESSAGES = 50
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipeline.curated import Record, string_list
+from pipeline.curation.curated import Record, string_list
 from pipeline.text import fold_name
 
 RESOLVED_COLUMNS = ["source_id", "locator", "column_header", "text", "name", "table_name",

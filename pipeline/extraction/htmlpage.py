@@ -30,7 +30,7 @@ from bs4 import BeautifulSoup, UnicodeDammit
 from bs4.dammit import EncodingDetector
 from bs4.element import NavigableString, PreformattedString, Tag
 
-from pipeline.page_table import PageTable
+from pipeline.extraction.page_table import PageTable
 
 REMOVED_TAGS = ("nav", "script", "style", "footer", "header", "aside", "noscript", "template",
                 "title", "svg", "iframe", "object", "embed", "canvas")

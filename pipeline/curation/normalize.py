@@ -17,8 +17,7 @@ from typing import Any
 import pandas as pd
 import pycountry
 
-from pipeline.capture import Capture, CaptureError, verify_capture
-from pipeline.curated import (
+from pipeline.curation.curated import (
     DATE_BOUNDS,
     DATE_PRECISIONS,
     Curated,
@@ -27,12 +26,19 @@ from pipeline.curated import (
     parse_date,
     string_list,
 )
-from pipeline.extract import capture_text
-from pipeline.like_cases import unlike_cases
-from pipeline.money import add_usd
-from pipeline.quotes import SourceText, basis_problem, names_any, states_number
-from pipeline.schemas import FORMATS, ColumnSpec, TableSchema, frame_from_records, is_missing
+from pipeline.curation.like_cases import unlike_cases
+from pipeline.curation.money import add_usd
+from pipeline.extraction.extract import capture_text
+from pipeline.extraction.quotes import SourceText, basis_problem, names_any, states_number
+from pipeline.sources.capture import Capture, CaptureError, verify_capture
 from pipeline.text import fold_name
+from pipeline.validation.schemas import (
+    FORMATS,
+    ColumnSpec,
+    TableSchema,
+    frame_from_records,
+    is_missing,
+)
 
 # Entity tables in dependency order (a table only references tables before it, or itself).
 ENTITY_TABLES = [
@@ -185,7 +191,7 @@ def check_mention_rules(rules: list[Record], sources: dict[str, SourceInfo],
                         included: set[str]) -> None:
     """Each mention_columns rule of a source in this release names a table the capture has,
     and a column of that table: a rule that matches nothing would hide every name."""
-    from pipeline.extract import capture_tables
+    from pipeline.extraction.extract import capture_tables
 
     for rule in rules:
         source = rule.get("source")
@@ -964,7 +970,7 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
     if problems:
         raise CuratedError("\n".join(problems))
     if "layer_evidence" in schemas:  # derived from the tables above, never curated
-        from pipeline.evidence import layer_evidence_rows
+        from pipeline.curation.evidence import layer_evidence_rows
 
         tables["layer_evidence"] = frame_from_records(schemas["layer_evidence"],
                                                       layer_evidence_rows(tables))
@@ -1043,8 +1049,8 @@ def _row_conflicts(builder: _ReleaseBuilder, curated: Curated, tables: dict[str,
     """Disagreements between rows, declared in conflicts.yaml with `entity_ids`: each is
     published as a conflict of both rows' values. Rows of one owner that the pages each call
     the largest, and components that cannot make up their umbrella, must be declared so
-    (pipeline.disagreements)."""
-    from pipeline.disagreements import competing_superlatives, components_off_total
+    (pipeline.curation.disagreements)."""
+    from pipeline.curation.disagreements import competing_superlatives, components_off_total
 
     declared: list[tuple[str, set[str]]] = []
     claims = tables["claims"]

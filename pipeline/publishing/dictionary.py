@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.schemas import FORMATS, TableSchema, load_schemas
+from pipeline.validation.schemas import FORMATS, TableSchema, load_schemas
 
 
 @dataclass(frozen=True)

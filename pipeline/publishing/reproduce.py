@@ -12,8 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from pipeline.curation.releases import Release, sha256_file
 from pipeline.paths import ProjectPaths
-from pipeline.releases import Release, sha256_file
 
 
 @dataclasses.dataclass
@@ -30,8 +30,9 @@ class PreparedRelease:
 
 def prepare_release(paths: ProjectPaths, release: Release) -> PreparedRelease:
     """What the build's assets compute before publish, by the same plain stages."""
-    from pipeline import stages, validate
+    from pipeline import stages
     from pipeline.site.config import load_publication
+    from pipeline.validation import validate
 
     curated, schemas, _ = stages.load_project(paths)
     captures = stages.capture_sources(paths, curated).captures
@@ -49,7 +50,7 @@ def prepare_release(paths: ProjectPaths, release: Release) -> PreparedRelease:
 
 
 def publish_prepared(prepared: PreparedRelease, releases_dir: Path) -> Path:
-    from pipeline.publish import publish_release
+    from pipeline.publishing.publish import publish_release
 
     return publish_release(prepared.release, prepared.tables, prepared.schemas, releases_dir,
                            publication=prepared.publication, redirects=prepared.redirects,

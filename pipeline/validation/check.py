@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipeline import stages, validate
-from pipeline.capture import CaptureError
-from pipeline.curated import CuratedError, Record
+from pipeline import stages
+from pipeline.curation.curated import CuratedError, Record
+from pipeline.extraction.quotes import SourceText, basis_problem
 from pipeline.paths import ProjectPaths
-from pipeline.quotes import SourceText, basis_problem
-from pipeline.schemas import is_missing
+from pipeline.sources.capture import CaptureError
+from pipeline.validation import validate
+from pipeline.validation.schemas import is_missing
 
 
 def _quote_failures(entities: dict[str, list[Record]], texts: dict[str, SourceText],
@@ -52,7 +53,7 @@ def run_check(paths: ProjectPaths, echo: Callable[[str], None] = print) -> int:
     except (CuratedError, CaptureError) as err:
         echo(f"BLOCKING: {err}")
         return 1
-    from pipeline.extract import capture_text
+    from pipeline.extraction.extract import capture_text
 
     texts = {k: SourceText(k, capture_text(c)) for k, c in report.captures.items()}
     titles = {str(r.get("source_id")): str(r.get("title") or "") for r in curated.sources}

@@ -10,8 +10,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.capture import CAPTURES
-from pipeline.releases import Release, SealedReleaseError, sha256_file, verify_release_folder
+from pipeline.curation.releases import (
+    Release,
+    SealedReleaseError,
+    sha256_file,
+    verify_release_folder,
+)
+from pipeline.sources.capture import CAPTURES
 
 INDEX = "index.json"
 PUBLISHED = "published"

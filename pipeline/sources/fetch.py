@@ -57,7 +57,9 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 
-from pipeline.capture import (
+from pipeline.curation.curated import DATE_BOUNDS, DATE_PRECISIONS, Record, load_table_records
+from pipeline.paths import ProjectPaths
+from pipeline.sources.capture import (
     EXTENSIONS,
     Capture,
     capture_bytes,
@@ -67,8 +69,6 @@ from pipeline.capture import (
     split_content_type,
     utc_now,
 )
-from pipeline.curated import DATE_BOUNDS, DATE_PRECISIONS, Record, load_table_records
-from pipeline.paths import ProjectPaths
 
 try:
     _VERSION = version("sovai")
@@ -893,14 +893,14 @@ def append_source_entry(sources_file: Path, entry_text: str, expected: dict) -> 
 
 def _page_checks(capture: Capture, source: NewSource) -> tuple[bool, list[str]]:
     """Whether the title is printed on the page, and warnings about the date evidence."""
-    from pipeline.extract import capture_text
-    from pipeline.quotes import SourceText
+    from pipeline.extraction.extract import capture_text
+    from pipeline.extraction.quotes import SourceText
     from pipeline.text import fold_whitespace
 
     text = SourceText(source.source_id, capture_text(capture))
     title_on_page = text.find(source.title) is not None
     if not title_on_page and capture.media_type in ("text/html", "application/xhtml+xml"):
-        from pipeline import htmlpage
+        from pipeline.extraction import htmlpage
 
         page_title = htmlpage.html_title(htmlpage.decode_html(capture.read_bytes(),
                                                               capture.charset))

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pipeline.curated import DATE_BOUNDS, DATE_PRECISIONS
+from pipeline.curation.curated import DATE_BOUNDS, DATE_PRECISIONS
 from pipeline.paths import project_paths
 
 if TYPE_CHECKING:  # the fetcher (requests, its checks) loads when a command runs, not for --help
-    from pipeline.fetch import FetchPolicy, FetchResult
+    from pipeline.sources.fetch import FetchPolicy, FetchResult
 
 _allow_host = click.option(
     "--allow-host", "allow_hosts", multiple=True, metavar="HOST",
@@ -26,7 +26,7 @@ _allow_host = click.option(
 
 
 def fetch_policy(ctx: click.Context, allow_hosts: tuple[str, ...] = ()) -> FetchPolicy:
-    from pipeline.fetch import default_policy
+    from pipeline.sources.fetch import default_policy
 
     policy = ctx.obj.get("fetch_policy") if isinstance(ctx.obj, dict) else None
     policy = policy or default_policy()
@@ -55,13 +55,13 @@ def add_source_command(ctx: click.Context, url: str, source_id: str, title: str,
                        date_evidence: str | None, publisher: str | None,
                        allow_hosts: tuple[str, ...]) -> None:
     """Capture the page at URL and register it in curated/sources.yaml."""
-    from pipeline.fetch import FetchError, NewSource, SourceRegistryError, add_source
+    from pipeline.sources.fetch import FetchError, NewSource, SourceRegistryError, add_source
 
     paths = project_paths()
     source = NewSource(source_id=source_id, url=url, title=title,
                        published_on=published_on.date(), date_precision=date_precision,
                        date_bound=date_bound, date_evidence=date_evidence, publisher=publisher)
-    import pipeline.extract  # noqa: F401 - the page checks need it: load it before the lock
+    import pipeline.extraction.extract  # noqa: F401 - the page checks need it: load it before the lock
     from pipeline.lock import LockTimeout, project_lock
 
     try:
@@ -87,7 +87,7 @@ def fetch_command(ctx: click.Context, source_ids: tuple[str, ...],
                   allow_hosts: tuple[str, ...]) -> None:
     """Refresh the captures of sources with a URL (all, or the IDs given). Exits 1 if any
     source failed; the others are still fetched, and a failed one keeps its last capture."""
-    from pipeline.fetch import SourceRecordError, SourceRegistryError, url_sources
+    from pipeline.sources.fetch import SourceRecordError, SourceRegistryError, url_sources
 
     paths = project_paths()
     try:
@@ -116,7 +116,7 @@ def fetch_command(ctx: click.Context, source_ids: tuple[str, ...],
 
 
 def _fetch_all(policy, paths, selected: list[tuple[str, str]]) -> list[FetchResult]:
-    from pipeline.fetch import Fetcher, refresh_source
+    from pipeline.sources.fetch import Fetcher, refresh_source
 
     results: list[FetchResult] = []
     with Fetcher(policy) as fetcher:

@@ -1,0 +1,1 @@
+"""Curation and normalization: curated files in, release tables out."""

@@ -1,0 +1,1 @@
+"""Extraction: text and tables out of captured pages, and finding quotes in them."""

@@ -1,0 +1,1 @@
+"""Publishing and diffs: release folders, their diff, CHANGES.md and the dictionary."""

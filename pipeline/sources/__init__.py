@@ -1,0 +1,1 @@
+"""Sources: capturing pages into raw/ and fetching them over HTTP."""

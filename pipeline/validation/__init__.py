@@ -1,0 +1,1 @@
+"""Validation: table schemas, pandera checks, cross-table checks, release verification."""
