@@ -399,8 +399,9 @@ def _register_commands() -> None:
     """Commands of the other domains (diff, fetching)."""
     from pipeline.cli.diff import diff_command
     from pipeline.cli.fetch import add_source_command, fetch_command
+    from pipeline.cli.store import store_command
 
-    for command in (diff_command, add_source_command, fetch_command):
+    for command in (diff_command, add_source_command, fetch_command, store_command):
         main.add_command(command)
 
 

@@ -108,3 +108,50 @@ def verify_project(releases_dir: Path, raw_dir: Path, releases: list[Release],
     problems += capture_problems(raw_dir, sidecars=True)
     problems += stray_entries(releases_dir, {r.key for r in releases})
     return problems
+
+
+# --- the same checks through a filesystem (a release store: a folder or object storage) ------
+
+
+def sha256_through(fs, path: str) -> str:
+    """The sha256 of a file on any fsspec filesystem, read in 1 MiB blocks."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with fs.open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def store_release_problems(fs, folder: str, anchor: str | None) -> list[str]:
+    """sealed_release_problems for a release folder on an fsspec filesystem: its
+    datapackage.json against the anchor, each file against datapackage.json, and any file
+    there that the release does not list. `fs` is an fsspec filesystem, `folder` a path on
+    it (no protocol)."""
+    package_path = f"{folder}/datapackage.json"
+    present = {path.removeprefix(f"{folder}/") for path in fs.find(folder)}
+    if "datapackage.json" not in present:
+        return [f"{package_path}: missing"]
+    actual = sha256_through(fs, package_path)
+    if anchor is not None and actual != anchor:
+        return [f"{package_path}: sha256 {actual} is not the {anchor} recorded in {INDEX} "
+                f"when the release was sealed"]
+    try:
+        package = json.loads(fs.cat_file(package_path).decode("utf-8"))
+        resources = {r["path"]: str(r.get("hash", "")).removeprefix("sha256:")
+                     for r in package["resources"]}
+    except (ValueError, KeyError, TypeError) as err:
+        return [f"{package_path}: not a valid datapackage.json ({err})"]
+    problems = []
+    for name, expected in sorted(resources.items()):
+        if name not in present:
+            problems.append(f"{folder}/{name}: missing")
+            continue
+        digest = sha256_through(fs, f"{folder}/{name}")
+        if digest != expected:
+            problems.append(f"{folder}/{name}: sha256 {digest} does not match the published "
+                            f"{expected}")
+    problems += [f"{folder}/{name}: not part of the published release"
+                 for name in sorted(present - set(resources) - {"datapackage.json"})]
+    return problems
