@@ -6,14 +6,17 @@
     >>> dataset.citation("2026-04-25", base="https://example.org/atlas/")
 
 `base` is a releases/ folder or a built site (the same layout: index.json at its root, one folder
-per release date), as a path or an http(s) URL. Remote files are fetched once into a per-user
-cache by pooch, each checked against the sha256 its release's datapackage.json records (and
+per release date), as a path, a file:// URL, an http(s) URL or a release store's fsspec URL
+(s3://bucket/prefix; `storage_options` go to fsspec, and $SOVAI_STORE_ENDPOINT names an S3
+endpoint). Remote files are fetched once into a per-user cache (by pooch over http(s), by fsspec
+otherwise), each checked against the sha256 its release's datapackage.json records (and
 datapackage.json against index.json) before anything is returned; later calls read the cache and
 work offline. A file whose sha256 does not match is an error naming it and both hashes, and is
 not kept.
 
 This module is the loader the site publishes as `sovai_dataset.py`: it needs only the standard
-library, pandas, pyarrow and pooch, never the pipeline (no Dagster, no DuckDB).
+library, pandas, pyarrow and pooch, never the pipeline (no Dagster, no DuckDB); fsspec (and
+s3fs for s3://) only for a base of that kind, imported only then.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import pyarrow.parquet as pq
 DEFAULT_BASE: str | None = None
 CACHE_ENV = "SOVAI_ATLAS_CACHE"
 BASE_ENV = "SOVAI_ATLAS_BASE"
+ENDPOINT_ENV = "SOVAI_STORE_ENDPOINT"
 _HASH = re.compile(r"got ([0-9a-f]{64})")
 
 
@@ -79,12 +83,12 @@ class ReleaseNotFound(LookupError):
 # --- public API -----------------------------------------------------------------------------
 
 
-def list_releases(base: str | os.PathLike | None = None, *, include_drafts: bool = True
-                  ) -> pd.DataFrame:
+def list_releases(base: str | os.PathLike | None = None, *, include_drafts: bool = True,
+                  storage_options: dict | None = None) -> pd.DataFrame:
     """The releases at `base`, oldest first: date, title, status (published or draft), the
     release before it, the sha256 of its datapackage.json (what a citation names) and its
     tables."""
-    index = _Store.open(base).index(refresh=True)
+    index = _Store.open(base, storage_options).index(refresh=True)
     rows = [{"date": pd.Timestamp(r["date"]), "title": r["title"], "status": r["status"],
              "previous": pd.Timestamp(r["previous"]) if r.get("previous") else pd.NaT,
              "datapackage_sha256": r.get("datapackage_sha256"),
@@ -94,12 +98,12 @@ def list_releases(base: str | os.PathLike | None = None, *, include_drafts: bool
                                        "datapackage_sha256", "tables"])
 
 
-def load(table: str, release: str | None = None, base: str | os.PathLike | None = None
-         ) -> pd.DataFrame:
+def load(table: str, release: str | None = None, base: str | os.PathLike | None = None, *,
+         storage_options: dict | None = None) -> pd.DataFrame:
     """One table of one release (the latest published one when `release` is None) as a pandas
     DataFrame: dates as datetime64, integers as nullable Int64, allowed-value columns as
     categoricals, lists as Python lists, and each column's description in `df.attrs`."""
-    store = _Store.open(base)
+    store = _Store.open(base, storage_options)
     entry, package = store.release(release)
     resource = _resource(package, table, entry["date"])
     path = store.file(entry, resource["path"], resource["hash"].removeprefix("sha256:"))
@@ -120,11 +124,12 @@ def load(table: str, release: str | None = None, base: str | os.PathLike | None 
     return frame
 
 
-def verify(release: str | None = None, base: str | os.PathLike | None = None) -> dict[str, str]:
+def verify(release: str | None = None, base: str | os.PathLike | None = None, *,
+           storage_options: dict | None = None) -> dict[str, str]:
     """Fetch (or read) every file of a release and check each one's sha256 against
     datapackage.json, and datapackage.json's against index.json. Returns {file: sha256};
     raises IntegrityError on the first mismatch."""
-    store = _Store.open(base)
+    store = _Store.open(base, storage_options)
     entry, package = store.release(release)
     checked = {"datapackage.json": entry["datapackage_sha256"]}
     for resource in package["resources"]:
@@ -134,9 +139,10 @@ def verify(release: str | None = None, base: str | os.PathLike | None = None) ->
     return checked
 
 
-def citation(release: str | None = None, base: str | os.PathLike | None = None) -> str:
+def citation(release: str | None = None, base: str | os.PathLike | None = None, *,
+             storage_options: dict | None = None) -> str:
     """How to cite a release: its title and date, and the sha256 of its datapackage.json."""
-    store = _Store.open(base)
+    store = _Store.open(base, storage_options)
     entry, package = store.release(release)
     return _citation_text(entry, package) + f" <{store.location(entry, 'datapackage.json')}>"
 
@@ -145,16 +151,21 @@ def citation(release: str | None = None, base: str | os.PathLike | None = None) 
 
 
 class _Store:
-    """A releases folder or a site: local (read in place) or remote (fetched into a cache)."""
+    """A releases folder or a site: local (read in place) or remote (fetched into a cache)
+    over http(s) with pooch or from any other fsspec URL (a release store) with fsspec."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, storage_options: dict | None = None) -> None:
         self.base = base
-        self.remote = urlsplit(base).scheme in ("http", "https")
+        scheme = urlsplit(base).scheme
+        self.remote = "://" in base
+        self.transport = (None if not self.remote else _Http() if scheme in ("http", "https")
+                          else _Fsspec(base, storage_options))
         self.cache = _cache_dir(base) if self.remote else None
         self._index: dict | None = None
 
     @classmethod
-    def open(cls, base: str | os.PathLike | None) -> _Store:
+    def open(cls, base: str | os.PathLike | None, storage_options: dict | None = None
+             ) -> _Store:
         chosen = base if base is not None else os.environ.get(BASE_ENV) or DEFAULT_BASE
         if chosen is None:
             checkout = Path(__file__).resolve().parent.parent / "releases"
@@ -163,8 +174,12 @@ class _Store:
                                  f"or its URL (or set ${BASE_ENV})")
             chosen = checkout
         text = str(chosen)
-        if urlsplit(text).scheme in ("http", "https"):
-            return cls(text if text.endswith("/") else text + "/")
+        if text.startswith("file://"):
+            from urllib.request import url2pathname
+
+            text = url2pathname(urlsplit(text).path)
+        elif "://" in text:  # http(s), s3, gs, ...: read through a cache
+            return cls(text if text.endswith("/") else text + "/", storage_options)
         return cls(str(Path(text).expanduser().resolve()))
 
     def location(self, entry: dict, name: str) -> str:
@@ -182,8 +197,8 @@ class _Store:
         cached = self.cache / "index.json"
         if refresh or not cached.is_file():
             try:
-                _download(self.base + "index.json", cached)
-            except OSError as err:  # requests' errors are OSErrors too
+                self.transport.download(self.base + "index.json", cached)
+            except self.transport.errors as err:  # requests' errors are OSErrors too
                 if not cached.is_file():
                     raise
                 warnings.warn(f"{self.base}index.json could not be fetched ({err}); using the "
@@ -223,7 +238,8 @@ class _Store:
                 raise IntegrityError(f"{path}: sha256 {actual} does not match the {sha256} "
                                      f"recorded for it")
             return path
-        return _fetch_verified(self.base + relative, _inside(self.cache, relative), sha256)
+        return self.transport.fetch_verified(self.base + relative, _inside(self.cache, relative),
+                                             sha256)
 
 
 def _cache_dir(base: str) -> Path:
@@ -237,34 +253,84 @@ def _cache_dir(base: str) -> Path:
     return Path(root) / f"{slug}-{hashlib.sha256(base.encode()).hexdigest()[:12]}"
 
 
-def _download(url: str, target: Path) -> None:
-    """Fetch a file whose hash nobody records yet (index.json), replacing the cached copy only
-    once the download is complete."""
-    import pooch
-
+def _replace_when_complete(target: Path, write: Any) -> None:
+    """write(partial) fetches into a partial file beside `target`, which replaces the cached
+    copy only once the download is complete."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     try:
-        pooch.HTTPDownloader(timeout=30)(url, str(partial), None)
+        write(partial)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
 
 
-def _fetch_verified(url: str, target: Path, sha256: str) -> Path:
-    """pooch downloads `url` unless `target` already holds exactly these bytes, and keeps a
-    download only if its sha256 matches."""
-    import pooch
+def _mismatch(url: str, actual: str, sha256: str) -> IntegrityError:
+    return IntegrityError(f"{url}: sha256 {actual} does not match the {sha256} recorded for "
+                          f"it; the download was not kept")
 
-    try:
-        return Path(pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=target.name,
-                                   path=target.parent, downloader=pooch.HTTPDownloader(
-                                       timeout=60)))
-    except ValueError as err:
-        match = _HASH.search(str(err))
-        actual = match.group(1) if match else "(see: " + str(err) + ")"
-        raise IntegrityError(f"{url}: sha256 {actual} does not match the {sha256} recorded "
-                             f"for it; the download was not kept") from None
+
+class _Http:
+    """A site or a served releases folder, over http(s) with pooch."""
+
+    errors: tuple[type[BaseException], ...] = (OSError,)
+
+    def download(self, url: str, target: Path) -> None:
+        """Fetch a file whose hash nobody records yet (index.json)."""
+        import pooch
+
+        _replace_when_complete(target, lambda partial: pooch.HTTPDownloader(timeout=30)(
+            url, str(partial), None))
+
+    def fetch_verified(self, url: str, target: Path, sha256: str) -> Path:
+        """pooch downloads `url` unless `target` already holds exactly these bytes, and keeps
+        a download only if its sha256 matches."""
+        import pooch
+
+        try:
+            return Path(pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=target.name,
+                                       path=target.parent, downloader=pooch.HTTPDownloader(
+                                           timeout=60)))
+        except ValueError as err:
+            match = _HASH.search(str(err))
+            raise _mismatch(url, match.group(1) if match else "(see: " + str(err) + ")",
+                            sha256) from None
+
+
+class _Fsspec:
+    """A release store (s3://bucket/prefix, ...) read with fsspec; s3fs is imported by fsspec
+    only for an s3 URL."""
+
+    def __init__(self, base: str, storage_options: dict | None) -> None:
+        import fsspec
+
+        options = dict(storage_options or {})
+        endpoint = os.environ.get(ENDPOINT_ENV)
+        if base.startswith(("s3://", "s3a://")) and endpoint:
+            options.setdefault("endpoint_url", endpoint)
+        self.fs, _ = fsspec.core.url_to_fs(base, **options)
+        # A store's errors (no such key, refused credentials, no connection) are not all
+        # OSErrors; with a cached index.json any of them falls back to it.
+        self.errors = (Exception,)
+
+    def download(self, url: str, target: Path) -> None:
+        self.fs.invalidate_cache()  # index.json changes with every publish
+        _replace_when_complete(target, lambda partial: self.fs.get_file(url, str(partial)))
+
+    def fetch_verified(self, url: str, target: Path, sha256: str) -> Path:
+        """Download `url` unless `target` already holds exactly these bytes; keep a download
+        only if its sha256 matches."""
+        if target.is_file() and _sha256(target) == sha256:
+            return target
+
+        def fetch(partial: Path) -> None:
+            self.fs.get_file(url, str(partial))
+            actual = _sha256(partial)
+            if actual != sha256:
+                raise _mismatch(url, actual, sha256)
+
+        _replace_when_complete(target, fetch)
+        return target
 
 
 # --- frames ---------------------------------------------------------------------------------

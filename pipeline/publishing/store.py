@@ -136,7 +136,7 @@ def publish_to_store(store: ReleaseStore, releases_dir: Path, keys: list[str] | 
         _move_into_place(store, plan, staging)
         _write_index(store, store_index, plan, staging)
     finally:
-        _remove_quietly(store, store.path(staging))
+        _remove_quietly(store, store.path(STAGING))
     for entry in plan.releases:
         echo(f"{entry['date']}: published to {store.url}/{entry['path']} "
              f"({len(entry['files'])} files, each sha256 verified in the store)")
