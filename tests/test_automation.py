@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import textwrap
 
 import dagster as dg
@@ -81,3 +82,33 @@ def test_following_month_end():
     assert following_month_end(dt.date(2026, 6, 30)) == dt.date(2026, 7, 31)
     assert following_month_end(dt.date(2026, 1, 31)) == dt.date(2026, 2, 28)
     assert following_month_end(dt.date(2026, 12, 15)) == dt.date(2027, 1, 31)
+
+
+def test_a_fetched_capture_starts_one_build_and_a_sealed_release_none(tmp_path):
+    """new_captures watches raw/, inputs_changed curated/ and schemas/: a fetched capture
+    starts one build, of a draft; with every release published it starts none."""
+    from pipeline.sources.capture import capture_bytes
+
+    def ticks(defs: dg.Definitions):
+        instance = dg.DagsterInstance.ephemeral()
+        sensors = [defs.resolve_sensor_def(n) for n in ("inputs_changed", "new_captures")]
+        cursors = [s.evaluate_tick(dg.build_sensor_context(instance=instance,
+                                                           definitions=defs)).cursor
+                   for s in sensors]
+        root = tmp_path / "project"
+        capture_bytes(root / "raw", "fetched-page", f"<p>{root}</p>".encode(),
+                      origin="https://example.org/page", media_type="text/html",
+                      http={"status": 200, "final_url": "https://example.org/page"})
+        return [s.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=c,
+                                                        definitions=defs))
+                for s, c in zip(sensors, cursors, strict=True)]
+
+    curated, captures = ticks(_definitions(tmp_path, BOTH_DRAFTS))
+    assert not curated.run_requests
+    [request] = captures.run_requests
+    assert request.partition_key == "2026-05-31"
+    assert request.tags["sovai/new_captures"] == "fetched-page"
+    shutil.rmtree(tmp_path / "project")
+    _, captures = ticks(_definitions(tmp_path, ALL_PUBLISHED))
+    assert not captures.run_requests
+    assert "every declared release is published" in captures.skip_message

@@ -1,15 +1,34 @@
-"""When the pipeline runs by itself: a monthly schedule for the next draft release, and a sensor
-that notices captures or curated changes that would alter it."""
+"""When the pipeline runs by itself.
 
+- daily_ingestion (schedule): refresh every source with a URL (the ingest_sources job);
+- new_captures (sensor): a new capture fetched into raw/ (by that job or `sovai fetch`) runs
+  the next draft's build;
+- inputs_changed (sensor): a change to curated/ or schemas/ runs the next draft's build;
+- monthly_release (schedule): the next draft's build on the 1st of each month.
+
+All of them build drafts only: the next draft is chosen among the releases declared `draft`, the
+build refuses a sealed one, and nothing here edits curated/releases.yaml, so a release is
+published (sealed) only by a person changing its status. The two sensors watch disjoint
+folders, so one change starts one build."""
+
+from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from pipeline.curation.curated import load_curated
 from pipeline.curation.releases import Release, declared_releases
+from pipeline.defs.fetching import ingestion_job
+
+if TYPE_CHECKING:  # the type define_asset_job returns (not exported by dagster)
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
 
 
 def next_draft(releases: list[Release], today: dt.date) -> Release | None:
@@ -36,17 +55,43 @@ def no_draft_reason(releases: list[Release]) -> str:
 
 
 def inputs_fingerprint(root: Path) -> str:
-    """A hash of everything that feeds a draft: curated/, schemas/ and raw/ capture metadata."""
+    """A hash of what curators edit: curated/ and schemas/ (raw/ is new_captures' to watch)."""
     digest = hashlib.sha256()
-    for folder in ("curated", "schemas", "raw"):
+    for folder in ("curated", "schemas"):
         for path in sorted((root / folder).rglob("*")):
-            if path.is_file() and (folder != "raw" or path.suffix == ".json"):
+            if path.is_file():
                 digest.update(str(path.relative_to(root)).encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
-def build_automation(root: Path, job) -> dict:
+def fetched_captures(root: Path) -> list[str]:
+    """The captures in raw/ fetched over HTTP (by the ingestion job or `sovai fetch`), as
+    "source_id/sha256". The captures a build makes of declared files are left out: that build
+    already used them, and counting them would start a second, identical build."""
+    names = []
+    for sidecar in sorted((root / "raw").glob("*/*.json")):
+        try:
+            fetched = bool(json.loads(sidecar.read_text(encoding="utf-8")).get("http"))
+        except (OSError, ValueError, AttributeError):
+            fetched = False  # not a capture's metadata; the build reports a broken one
+        if fetched:
+            names.append(f"{sidecar.parent.name}/{sidecar.stem}")
+    return names
+
+
+def new_capture_request(key: str, new: list[str]) -> dg.RunRequest:
+    """The build of draft `key` for these new captures; its run key names them, so the same
+    captures never build twice, and its tags say which sources changed."""
+    digest = hashlib.sha256("\n".join(new).encode()).hexdigest()[:16]
+    sources = sorted({name.split("/")[0] for name in new})
+    return dg.RunRequest(run_key=f"{key}-captures-{digest}", partition_key=key,
+                         tags={"sovai/trigger": "new_captures",
+                               "sovai/new_captures": ",".join(sources)[:200]})
+
+
+def build_automation(root: Path, job: UnresolvedAssetJobDefinition) -> dict:
+    """The schedules and sensors of the code location; `job` builds one release partition."""
     def next_release(today: dt.date) -> tuple[str | None, str]:
         """The partition key of the next draft, or None and why there is none."""
         releases = declared_releases(load_curated(root / "curated"))
@@ -63,15 +108,44 @@ def build_automation(root: Path, job) -> dict:
                              partition_key=key)
 
     @dg.sensor(job=job, minimum_interval_seconds=300,
-               description="Rebuild the next draft when a capture or curated file changes.")
+               description="Rebuild the next draft when a curated or schema file changes.")
     def inputs_changed(context: dg.SensorEvaluationContext):
         fingerprint = inputs_fingerprint(root)
         if fingerprint == context.cursor:
-            return dg.SkipReason("curated/, schemas/ and raw/ are unchanged")
+            return dg.SkipReason("curated/ and schemas/ are unchanged")
         key, why_not = next_release(dt.date.today())
         context.update_cursor(fingerprint)
         if key is None:
             return dg.SkipReason(why_not)
         return dg.RunRequest(run_key=f"{key}-{fingerprint[:16]}", partition_key=key)
 
-    return {"schedules": [monthly_release], "sensors": [inputs_changed]}
+    @dg.sensor(job=job, minimum_interval_seconds=60,
+               description="Build the next draft when raw/ holds a fetched capture it did not "
+                           "hold at the last tick (the first tick only records what is there).")
+    def new_captures(context: dg.SensorEvaluationContext):
+        names = fetched_captures(root)
+        if context.cursor is None:
+            context.update_cursor(json.dumps(names))
+            return dg.SkipReason(f"recorded the {len(names)} fetched captures in raw/; a "
+                                 f"capture fetched from now on builds the next draft")
+        seen = set(json.loads(context.cursor))
+        new = [name for name in names if name not in seen]
+        if not new:
+            return dg.SkipReason("no new fetched capture in raw/")
+        key, why_not = next_release(dt.date.today())
+        context.update_cursor(json.dumps(names))
+        if key is None:
+            return dg.SkipReason(why_not)
+        return new_capture_request(key, new)
+
+    schedules = [monthly_release]
+    ingest = ingestion_job(root)
+    if ingest is not None:
+        @dg.schedule(job=ingest, cron_schedule="0 5 * * *", execution_timezone="UTC",
+                     description="Daily: fetch every source with a URL (new captures then "
+                                 "build the next draft through the new_captures sensor).")
+        def daily_ingestion(context: dg.ScheduleEvaluationContext):
+            return dg.RunRequest(run_key=f"ingest-{context.scheduled_execution_time:%Y-%m-%d}")
+
+        schedules.append(daily_ingestion)
+    return {"schedules": schedules, "sensors": [inputs_changed, new_captures]}

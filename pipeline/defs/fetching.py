@@ -3,21 +3,29 @@
 Each asset is a thin call into pipeline.sources.fetch.fetch_one (which reads the URL from
 curated/ at run time). Its metadata records the outcome (new or unchanged), HTTP status, bytes
 and sha256; a failed fetch fails the materialization and leaves the last capture in raw/. The
-freshness policy marks a source stale in the UI when it has not been fetched for a while. New
-captures reach the release build through raw/ (the inputs_changed sensor watches it)."""
-
+freshness policy marks a source stale in the UI when it has not been fetched for a while (the
+Dagster daemon evaluates it: warn after 14 days, fail after 35). The ingestion job runs every
+fetch asset (the daily_ingestion schedule in pipeline.defs.automation runs it); a new capture
+reaches the next draft's build through raw/ (the new_captures sensor watches it)."""
 
 import datetime as dt
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from pipeline.defs.atlas import AtlasSettings
 from pipeline.sources import fetch
 
+INGEST_JOB = "ingest_sources"
 FRESHNESS_WARN = dt.timedelta(days=14)
 FRESHNESS_FAIL = dt.timedelta(days=35)  # releases are monthly
+
+if TYPE_CHECKING:  # the type define_asset_job returns (not exported by dagster)
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
 
 
 def fetch_asset_name(source_id: str) -> str:
@@ -71,3 +79,22 @@ def build_fetch_assets(root: Path) -> list[dg.AssetsDefinition]:
                              f"name {name!r}")
         names[name] = source_id
     return [_fetch_asset(source_id, url) for source_id, url in sources]
+
+
+def fetch_asset_keys(root: Path) -> list[dg.AssetKey]:
+    """The keys of the fetch assets build_fetch_assets makes for this project."""
+    return [dg.AssetKey(fetch_asset_name(source_id))
+            for source_id, _ in fetch.url_sources(Path(root) / "curated")]
+
+
+def ingestion_job(root: Path) -> "UnresolvedAssetJobDefinition | None":
+    """The job that refreshes every source with a URL (its fetch assets), or None when no source
+    has one. Each fetch is its own step, so one failing source does not stop the others."""
+    keys = fetch_asset_keys(root)
+    if not keys:
+        return None
+    return dg.define_asset_job(
+        INGEST_JOB, selection=dg.AssetSelection.assets(*keys),
+        executor_def=dg.in_process_executor,  # one process: a fork per step costs ~10 s here
+        description="Fetch every source with a URL into raw/ (a changed page is a new capture; "
+                    "an unchanged one writes nothing).")
