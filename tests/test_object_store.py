@@ -248,6 +248,22 @@ def test_the_site_built_from_the_store_is_the_site_built_from_releases(s3, publi
     assert tree(tmp_path / "from-store") == tree(tmp_path / "from-releases")
 
 
+def test_a_folder_store_is_published_and_read_the_same_way(tmp_path):
+    folder = tmp_path / "store"
+    assert publish(str(folder), "--release", FIRST, "--from", str(RELEASES)).exit_code == 0
+    assert sorted(p.name for p in folder.iterdir()) == [FIRST, "captures", "index.json"]
+    for base in (folder, folder.as_uri()):
+        assert dataset.verify(FIRST, base=base) == dataset.verify(FIRST, base=RELEASES)
+    assert sovai("store", "verify", folder.as_uri(), "--from", str(RELEASES)).exit_code == 0
+
+
+def test_verify_refuses_a_store_with_nothing_published(s3):
+    result = sovai("store", "verify", s3.url("never-published"))
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: {s3.url('never-published')}/index.json: missing "
+                                      f"or empty; nothing is published there")
+
+
 # --- a sealed release is never overwritten ---------------------------------------------------
 
 

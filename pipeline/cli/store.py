@@ -78,16 +78,19 @@ def verify_command(url: str, source: Path | None) -> None:
 
     \b
     Example: sovai store verify s3://atlas/releases
-    Exit codes: 0 every file as published; 1 a problem, each file named on its own line."""
+    Exit codes: 0 every file as published; 1 a problem, each file named on its own line, or
+    nothing published at URL."""
     from pipeline.curation.releases import SealedReleaseError
     from pipeline.publishing.store import StoreError, open_store, verify_store
 
     releases_dir = source or project_paths().releases
     try:
         store = open_store(url)
+        listed = [e["date"] for e in store.read_index()["releases"]]
+        if not listed:  # a mistyped URL is not a clean store
+            raise StoreError(f"{url}/index.json: missing or empty; nothing is published there")
         problems = verify_store(store, releases_dir if (releases_dir / "index.json").is_file()
                                 else None)
-        listed = [e["date"] for e in store.read_index()["releases"]]
     except (SealedReleaseError, StoreError) as err:
         raise click.ClickException(str(err)) from None
     except Exception as err:  # the store's own faults: credentials, bucket, network
