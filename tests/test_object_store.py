@@ -54,6 +54,7 @@ class PutGate:
         self.hold = False
         self.reached = threading.Event()
         self.release = threading.Event()
+        self.lock = threading.Lock()  # werkzeug serves each request in its own thread
 
     def arm(self, kind: str, allowed: int, *, hold: bool = False) -> None:
         self.kind, self.allowed, self.seen, self.hold = kind, allowed, 0, hold
@@ -67,8 +68,10 @@ class PutGate:
     def __call__(self, environ, start_response):
         is_copy = "HTTP_X_AMZ_COPY_SOURCE" in environ
         if environ["REQUEST_METHOD"] == "PUT" and self.kind == ("copy" if is_copy else "upload"):
-            self.seen += 1
-            if self.seen > self.allowed:
+            with self.lock:
+                self.seen += 1
+                refused = self.seen > self.allowed
+            if refused:
                 if self.hold:  # the publisher is killed while this request hangs
                     self.reached.set()
                     self.release.wait(60)
@@ -273,7 +276,7 @@ def test_a_second_publish_with_other_bytes_is_refused_and_changes_nothing(s3, tm
     before = s3.objects("sealed")
     again = publish(url, "--from", str(RELEASES))
     assert again.exit_code == 0
-    assert f"{FIRST}: already in {url}, the same bytes" in again.output
+    assert f"{FIRST}: already in {url} with the same datapackage.json" in again.output
     assert s3.objects("sealed") == before
 
     other = releases_copy(tmp_path)
@@ -324,7 +327,7 @@ def test_a_refused_publish_leaves_the_old_index_and_no_new_release(s3, kind, all
     prefix = f"refused-{kind}"
     url = s3.url(prefix)
     assert publish(url, "--release", FIRST, "--from", str(RELEASES)).exit_code == 0
-    index_before = s3.read(f"{prefix}/index.json")
+    index_before, before = s3.read(f"{prefix}/index.json"), s3.objects(prefix)
     s3.gate.arm(kind, allowed)
     try:
         result = publish(url, "--from", str(RELEASES))
@@ -334,6 +337,10 @@ def test_a_refused_publish_leaves_the_old_index_and_no_new_release(s3, kind, all
     lines = result.output.strip().splitlines()
     assert [line for line in lines if line.startswith("Error:")] == lines[-1:], result.output
     assert "AccessDenied" in lines[-1] and "index.json was not changed" in lines[-1]
+    left = set(s3.objects(prefix)) - set(before)
+    assert not [k for k in left if k.startswith(STAGING)]  # the failed publish cleaned up
+    # Refused while uploading: nothing new is left; while copying: some files are in place.
+    assert bool(left) == (kind == "copy")
     _readers_see_only_the_first(s3, prefix, index_before)
     _publish_rest_and_check(s3, prefix)
 
@@ -344,7 +351,7 @@ def test_a_publish_killed_midway_leaves_the_old_index_and_no_new_release(s3, tmp
     prefix = "killed"
     url = s3.url(prefix)
     assert publish(url, "--release", FIRST, "--from", str(RELEASES)).exit_code == 0
-    index_before = s3.read(f"{prefix}/index.json")
+    index_before, before = s3.read(f"{prefix}/index.json"), s3.objects(prefix)
     s3.gate.arm("copy", 4, hold=True)
     process = subprocess.Popen(
         [sys.executable, "-c", "from pipeline.cli import main; main()", "store", "publish", url,
@@ -356,8 +363,8 @@ def test_a_publish_killed_midway_leaves_the_old_index_and_no_new_release(s3, tmp
         process.wait(30)
     finally:
         s3.gate.disarm()
-    left = s3.objects(prefix)
-    assert [k for k in left if k.startswith(f"{STAGING}/")]  # the kill left staged files
-    assert [k for k in left if k.startswith("2026-05-31/")]  # and some copied into place
+    left = set(s3.objects(prefix)) - set(before)
+    assert {k for k in left if k.startswith(f"{STAGING}/")}  # the kill left staged files
+    assert {k for k in left if not k.startswith(f"{STAGING}/")}  # and some copied into place
     _readers_see_only_the_first(s3, prefix, index_before)
     _publish_rest_and_check(s3, prefix)

@@ -63,9 +63,12 @@ class ReleaseStore:
             return {"releases": [], "captures": []}
         try:
             index = json.loads(self.fs.cat_file(path).decode("utf-8"))
-            index["releases"], index["captures"]  # noqa: B018 (both keys must be there)
-        except (ValueError, KeyError, TypeError) as err:
-            raise StoreError(f"{self.url}/{INDEX}: not a valid release index ({err})") from None
+        except ValueError as err:
+            raise StoreError(f"{self.url}/{INDEX}: not valid JSON ({err})") from None
+        if not (isinstance(index, dict) and isinstance(index.get("releases"), list)
+                and isinstance(index.get("captures"), list)):
+            raise StoreError(f"{self.url}/{INDEX}: not a release index (it needs a list of "
+                             f"releases and a list of captures)")
         return index
 
 
@@ -125,7 +128,8 @@ def publish_to_store(store: ReleaseStore, releases_dir: Path, keys: list[str] | 
     store_index = store.read_index()
     plan = _plan(store, store_index, wanted, captures)
     for key in plan.unchanged:
-        echo(f"{key}: already in {store.url}, the same bytes; left as is")
+        echo(f"{key}: already in {store.url} with the same datapackage.json; left as is "
+             f"(`sovai store verify` reads it back)")
     _remove_leftovers(store, store_index)
     if not plan.releases and not plan.captures:
         return plan
