@@ -20,6 +20,7 @@ from pipeline.extraction.quotes import SourceText
 from pipeline.paths import ProjectPaths
 from pipeline.sources.capture import Capture, capture_declared_file, latest_capture
 from pipeline.validation.schemas import TableSchema, load_schemas
+from pipeline.validation.validate import quotes_found
 
 
 @dataclass
@@ -57,8 +58,12 @@ def mentions_for(captures: dict[str, Capture]) -> pd.DataFrame:
 
 
 def normalize(paths: ProjectPaths, curated: Curated, captures: dict[str, Capture],
-              release_date: dt.date) -> ReleaseTables:
-    return build_release_tables(curated, load_schemas(paths.schemas), captures, release_date)
+              release_date: dt.date, texts: dict[str, SourceText] | None = None
+              ) -> ReleaseTables:
+    """texts: the captures' texts already read in this process (sovai check reads them once
+    for every release), so that each page is folded and each quote searched for once."""
+    return build_release_tables(curated, load_schemas(paths.schemas), captures, release_date,
+                                texts=texts)
 
 
 def resolve(paths: ProjectPaths, curated: Curated, mentions: pd.DataFrame,
@@ -71,9 +76,11 @@ def resolve(paths: ProjectPaths, curated: Curated, mentions: pd.DataFrame,
 
 
 def source_texts(tables: ReleaseTables, captures: dict[str, Capture]) -> dict[str, SourceText]:
+    """The text of each source of the release: the one normalize read (which remembers where
+    each quote is) when the tables come from normalize in this process, else read again."""
     from pipeline.extraction.extract import capture_text
 
-    return {s: SourceText(s, capture_text(captures[s]))
+    return {s: tables.texts.get(s) or SourceText(s, capture_text(captures[s]))
             for s in tables.tables["sources"]["source_id"] if s in captures}
 
 
@@ -82,8 +89,7 @@ def release_stats(tables: ReleaseTables, unresolved: pd.DataFrame,
     """The figures a build prints and records in the run metadata."""
     claims = tables.tables["claims"]
     quoted = claims[claims["basis"] != "external"]
-    verified = sum(1 for row in quoted.itertuples(index=False)
-                   if row.source_id in texts and texts[row.source_id].find(row.quote) is not None)
+    verified = int(quotes_found(quoted, texts).sum())
     return {
         "rows": {name: len(frame) for name, frame in tables.tables.items()},
         "claims": len(claims),

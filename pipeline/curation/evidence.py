@@ -58,20 +58,33 @@ KINDS = (
 def layer_evidence_rows(tables: dict[str, pd.DataFrame]) -> list[dict]:
     """One row per jurisdiction and kind, sorted by evidence_id."""
     claims = tables["claims"]
-    claim_ids = (claims.groupby(["table_name", "entity_id", "field"])["claim_id"]
-                 .agg(lambda ids: sorted(ids)).to_dict())
+    # Only the claims of the fields that decide a kind matter: select them once.
+    deciding = claims[claims["table_name"].isin({k.table for k in KINDS})
+                      & claims["field"].isin({k.field for k in KINDS})]
     rows = []
     for kind in KINDS:
         frame = tables[kind.table]
         counted = frame[kind.select(frame) & frame[kind.where].notna()]
         by_jurisdiction = counted.groupby(kind.where)[kind.key].agg(sorted).to_dict()
+        claim_ids = _claim_ids_by_jurisdiction(deciding, kind, counted)
         for jurisdiction in tables["jurisdictions"]["jurisdiction_id"]:
             ids = by_jurisdiction.get(jurisdiction, [])
             rows.append({
                 "evidence_id": f"{jurisdiction.lower()}-{kind.layer}-{kind.kind}",
                 "jurisdiction_id": jurisdiction, "layer": kind.layer, "kind": kind.kind,
                 "entity_table": kind.table, "entity_ids": ids, "count": len(ids),
-                "claim_ids": sorted(c for i in ids
-                                    for c in claim_ids.get((kind.table, i, kind.field), [])),
+                "claim_ids": claim_ids.get(jurisdiction, []),
             })
     return rows
+
+
+def _claim_ids_by_jurisdiction(claims: pd.DataFrame, kind: EvidenceKind,
+                               counted: pd.DataFrame) -> dict[str, list[str]]:
+    """Jurisdiction -> the sorted IDs of the claims of `kind.field` about its counted rows
+    (a join, not a lookup per row)."""
+    own = claims[(claims["table_name"] == kind.table) & (claims["field"] == kind.field)]
+    rows = counted[[kind.key, kind.where]].rename(columns={kind.key: "entity_id",
+                                                           kind.where: "_jurisdiction"})
+    joined = own[["entity_id", "claim_id"]].merge(rows, on="entity_id")
+    return (joined.sort_values("claim_id", kind="stable")
+            .groupby("_jurisdiction")["claim_id"].agg(list).to_dict())

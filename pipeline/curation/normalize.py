@@ -97,8 +97,10 @@ MENTION_RULE_KEYS = ("source", "table", "column", "resolve_to", "split", "not_en
 CONFLICT_KEYS = ("table_name", "metric", "field", "figure_ids", "entity_ids", "resolution")
 
 
-def read_sources(curated: Curated, captures: dict[str, Capture]) -> dict[str, SourceInfo]:
-    """Validate sources.yaml and attach each source's latest capture and text."""
+def read_sources(curated: Curated, captures: dict[str, Capture],
+                 texts: dict[str, SourceText] | None = None) -> dict[str, SourceInfo]:
+    """Validate sources.yaml and attach each source's latest capture and text (from `texts`
+    when it has the source's: read once in this process)."""
     sources: dict[str, SourceInfo] = {}
     for record in curated.sources:
         source_id = record.get("source_id")
@@ -134,7 +136,8 @@ def read_sources(curated: Curated, captures: dict[str, Capture]) -> dict[str, So
         capture = captures.get(source_id)
         if capture is not None:
             _verify(record, source_id, capture)
-        text = SourceText(source_id, capture_text(capture)) if capture else None
+        text = None if capture is None else (texts or {}).get(source_id) or SourceText(
+            source_id, capture_text(capture))
         if text is not None and not text.text.strip():
             raise record.error(f"the capture of {source_id} is empty ({capture.bytes} bytes of "
                                f"no text): capture the page again", key=source_id,
@@ -330,6 +333,7 @@ def _spdx():  # noqa: ANN202 (license_expression's Licensing)
     return get_spdx_licensing()
 
 
+@cache  # a few licences name every model: parse each once, not once per model
 def is_spdx_license(value: str) -> bool:
     """An SPDX licence identifier, spelt as SPDX spells it, or a LicenseRef-… for a licence
     the SPDX list does not have."""
@@ -650,6 +654,9 @@ class ReleaseTables:
     external_values: int
     dropped_references: list[str]  # "table.id.column=target": target not in this release
     withheld: list[str]  # rows named in this release but left out, with file:line and why
+    # source_id -> the capture's text normalize read; it remembers where each quote is, so
+    # that validate and the stats search no quote again (empty for tables read back).
+    texts: dict[str, SourceText] = field(default_factory=dict)
 
 
 def _supports(claim: ClaimDraft, name: str, value: Any, is_list: bool) -> Any:
@@ -679,106 +686,157 @@ def _claim_id(*parts: Any) -> str:
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:16]
 
 
-class _ReleaseBuilder:
-    def __init__(self, curated: Curated, schemas: dict[str, TableSchema],
-                 sources: dict[str, SourceInfo], release_date: dt.date) -> None:
-        self.curated = curated
-        self.schemas = schemas
-        self.sources = sources
-        self.included = {s for s, info in sources.items() if info.published_on <= release_date}
-        check_mention_rules(curated.mention_columns, sources, self.included)
-        self.release_date = release_date
-        self.claim_rows: list[dict] = []
-        self.conflicts: list[Conflict] = []
-        self.conflict_keys: set[tuple] = set()
-        self.dropped: list[str] = []
-        self.withheld: list[str] = []
-        self.external_values = 0
-        self.published_ids: dict[str, set[str]] = {}
-        self.curated_ids: dict[str, dict[str, EntityDraft]] = {}
-        self.retired: dict[tuple[str, str], str] = {}  # (table, old ID) -> its ID now
+@dataclass
+class ReleaseScope:
+    """What a release sees: the sources published on or before its date."""
+
+    release_date: dt.date
+    included: set[str]
 
     def active(self, claim: ClaimDraft) -> bool:
         return claim.external or claim.source_id in self.included
 
+
+def release_scope(curated: Curated, sources: dict[str, SourceInfo], release_date: dt.date
+                  ) -> ReleaseScope:
+    included = {s for s, info in sources.items() if info.published_on <= release_date}
+    check_mention_rules(curated.mention_columns, sources, included)
+    return ReleaseScope(release_date, included)
+
+
+@dataclass
+class CuratedEntities:
+    """Every curated entity, read and checked, whatever the release."""
+
+    drafts: dict[str, dict[str, EntityDraft]]  # table -> entity ID -> draft
+    retired: dict[tuple[str, str], str]  # (table, old ID) -> its ID now
+
+
+def read_curated_entities(curated: Curated, schemas: dict[str, TableSchema],
+                          sources: dict[str, SourceInfo]) -> CuratedEntities:
+    drafts: dict[str, dict[str, EntityDraft]] = {}
+    for table in ENTITY_TABLES:
+        read = read_entities(table, curated.entities.get(table, []), schemas[table], sources)
+        if table == "jurisdictions":
+            complete_jurisdictions(read)
+        check_alias_collisions(read)
+        drafts[table] = {d.entity_id: d for d in read}
+    return CuratedEntities(drafts, check_redirects(curated.redirects, drafts))
+
+
+_WITHHELD = object()  # a required value no source of the release supports: the row waits
+
+
+class RowResolver:
+    """The published row of each entity in one release, and the claims, conflicts and
+    withheld rows that come with it."""
+
+    def __init__(self, scope: ReleaseScope) -> None:
+        self.scope = scope
+        self.claim_rows: list[dict] = []
+        self.conflicts: list[Conflict] = []
+        self.conflict_keys: set[tuple] = set()
+        self.withheld: list[str] = []
+        self.external_values = 0
+        self._claimed: dict[str, frozenset[str]] = {}  # table -> its claimed columns, once
+
     def resolve_entity(self, draft: EntityDraft, schema: TableSchema) -> dict | None:
         """The published row of an entity in this release, or None when it is not in it."""
+        if schema.name not in self._claimed:
+            self._claimed[schema.name] = frozenset(c.name for c in schema.claimed_columns())
+        claimed = self._claimed[schema.name]
         pk = schema.primary_key
         row: dict[str, Any] = {pk: draft.entity_id}
         supporting: list[tuple[ClaimDraft, str, Any]] = []
         resolutions = draft.record.get("resolutions") or {}
         for column in schema.columns:
-            name = column.name
-            if name == pk or column.derived:
+            if column.name == pk or column.derived:
                 continue
-            value = draft.values.get(name)
-            needs_claim = (column in schema.claimed_columns()
-                           and value not in (None, [], *UNCLAIMED_VALUES))
-            if not needs_claim:
-                row[name] = value
+            value = draft.values.get(column.name)
+            if column.name not in claimed or value in (None, [], *UNCLAIMED_VALUES):
+                row[column.name] = value
                 continue
-            # Conflicts: a page states another value.
-            for claim in draft.claims:
-                other = _conflicting(claim, name, value, column.is_list)
-                if other is None:
-                    continue
-                if name not in resolutions:
-                    raise claim.record.error(
-                        f"conflicts with the published value {value!r}; add resolutions: "
-                        f"{{{name}: why}} to the entity", key=draft.entity_id, column=name,
-                        value=other)
-                if self.active(claim):
-                    self._record_conflict(draft, name, value, other, resolutions[name])
-            supported_any: list[Any] = []
-            for claim in draft.claims:
-                part = _supports(claim, name, value, column.is_list)
-                if part in (None, []):
-                    continue
-                supported_any.append(part)
-                if self.active(claim):
-                    supporting.append((claim, name, part))
-            if not supported_any:
-                raise draft.record.error("no claim supports this value", key=draft.entity_id,
-                                         column=name, value=value)
-            active_parts = [p for c, n, p in supporting if n == name]
-            if column.is_list:
-                row[name] = [v for v in value if any(v in p for p in active_parts)]
-            elif active_parts:
-                row[name] = value
-            elif column.nullable:
-                row[name] = None
-            elif column.allowed and "unknown" in column.allowed:
-                row[name] = "unknown"
-            else:
-                # A required value no source of this release supports: the row waits. That is
-                # silent for a row no included source mentions at all (it comes with a later
-                # page), and reported for a row that this release's sources do mention.
-                if any(self.active(c) and not c.external for c in draft.claims):
-                    self.withheld.append(
-                        f"{draft.record.file}:{draft.record.line}: {schema.name} "
-                        f"{draft.entity_id}: no claim from this release's sources supports "
-                        f"{name}={render_value(value)}")
+            self._record_conflicts(draft, column, value, resolutions)
+            published = self._supported_value(draft, column, value, supporting)
+            if published is _WITHHELD:
+                self._withhold(draft, schema, column.name, value)
                 return None
+            row[column.name] = published
         # Rows that cite a source directly (figures, assessments) need that source included.
-        for column in schema.columns:
-            if "sources" in column.references and row.get(column.name) not in self.included:
-                return None
+        if any("sources" in column.references and row.get(column.name) not in
+               self.scope.included for column in schema.columns):
+            return None
         for claim, name, part in supporting:
             self._add_claims(schema.name, draft.entity_id, name, part, claim)
         return row
 
+    def _record_conflicts(self, draft: EntityDraft, column: ColumnSpec, value: Any,
+                          resolutions: dict) -> None:
+        """A page stating another value: an error unless the entity says which it chose."""
+        name = column.name
+        for claim in draft.claims:
+            other = _conflicting(claim, name, value, column.is_list)
+            if other is None:
+                continue
+            if name not in resolutions:
+                raise claim.record.error(
+                    f"conflicts with the published value {value!r}; add resolutions: "
+                    f"{{{name}: why}} to the entity", key=draft.entity_id, column=name,
+                    value=other)
+            if self.scope.active(claim):
+                self._record_conflict(draft, name, value, other, resolutions[name])
+
+    def _supported_value(self, draft: EntityDraft, column: ColumnSpec, value: Any,
+                         supporting: list[tuple[ClaimDraft, str, Any]]) -> Any:
+        """What of `value` this release's claims support (a list keeps the supported items;
+        an unsupported value is null, unknown, or _WITHHELD); adds those claims to
+        `supporting`. Some claim, of any release, must support it."""
+        name = column.name
+        supported_any = False
+        active_parts: list[Any] = []
+        for claim in draft.claims:
+            part = _supports(claim, name, value, column.is_list)
+            if part in (None, []):
+                continue
+            supported_any = True
+            if self.scope.active(claim):
+                supporting.append((claim, name, part))
+                active_parts.append(part)
+        if not supported_any:
+            raise draft.record.error("no claim supports this value", key=draft.entity_id,
+                                     column=name, value=value)
+        if column.is_list:
+            return [v for v in value if any(v in p for p in active_parts)]
+        if active_parts:
+            return value
+        if column.nullable:
+            return None
+        if column.allowed and "unknown" in column.allowed:
+            return "unknown"
+        return _WITHHELD
+
+    def _withhold(self, draft: EntityDraft, schema: TableSchema, name: str, value: Any
+                  ) -> None:
+        """Silent for a row no included source mentions at all (it comes with a later page),
+        reported for a row that this release's sources do mention."""
+        if any(self.scope.active(c) and not c.external for c in draft.claims):
+            self.withheld.append(
+                f"{draft.record.file}:{draft.record.line}: {schema.name} "
+                f"{draft.entity_id}: no claim from this release's sources supports "
+                f"{name}={render_value(value)}")
+
     def _record_conflict(self, draft: EntityDraft, name: str, value: Any, other: Any,
                          resolution: str) -> None:
-        supporters = sorted({c.source_id or c.reference or "" for c in draft.claims
-                             if self.active(c) and _supports(c, name, value, False) is not None})
+        active = [c for c in draft.claims if self.scope.active(c)]
+        supporters = sorted({c.source_id or c.reference or "" for c in active
+                             if _supports(c, name, value, False) is not None})
         values = [render_value(value), render_value(other)]
         key = (draft.table, draft.entity_id, name, tuple(values))
         if key in self.conflict_keys:
             return  # several claims stating the same other value are one disagreement, one row
         self.conflict_keys.add(key)
-        opposing = sorted({c.source_id or c.reference or "" for c in draft.claims
-                           if self.active(c)
-                           and _conflicting(c, name, value, isinstance(value, list)) == other})
+        opposing = sorted({c.source_id or c.reference or "" for c in active
+                           if _conflicting(c, name, value, isinstance(value, list)) == other})
         self.conflicts.append(Conflict(
             table_name=draft.table, entity_id=draft.entity_id, metric=None, field=name,
             values=values, source_ids=["; ".join(supporters), "; ".join(opposing)],
@@ -786,9 +844,9 @@ class _ReleaseBuilder:
 
     def _add_claims(self, table: str, entity_id: str, name: str, part: Any,
                     claim: ClaimDraft) -> None:
+        locator = f"{claim.source_id}#line={claim.line}" if claim.line else None
         for item in part if isinstance(part, list) else [part]:
             value = render_value(item)
-            locator = f"{claim.source_id}#line={claim.line}" if claim.line else None
             if claim.external:
                 self.external_values += 1
             self.claim_rows.append({
@@ -805,177 +863,214 @@ class _ReleaseBuilder:
                 "reference_url": claim.reference,
             })
 
-    def check_references(self, table: str, rows: list[dict], drafts: dict[str, EntityDraft]
-                         ) -> None:
-        """Unknown IDs are errors; IDs not (yet) in this release are dropped and reported."""
+
+class ReferenceChecker:
+    """References between the rows of one release: unknown IDs are errors; IDs not (yet)
+    in this release are dropped and reported."""
+
+    def __init__(self, schemas: dict[str, TableSchema], entities: CuratedEntities) -> None:
+        self.schemas = schemas
+        self.entities = entities
+        self.published_ids: dict[str, set[str]] = {}
+        self.dropped: list[str] = []
+
+    def publish(self, table: str, rows: list[dict]) -> None:
+        """Check the rows' references, then record their IDs as published."""
+        self.check_references(table, rows)
+        self.published_ids[table] = {r[self.schemas[table].primary_key] for r in rows}
+
+    def check_references(self, table: str, rows: list[dict]) -> None:
         schema = self.schemas[table]
+        drafts = self.entities.drafts[table]
         own_ids = {r[schema.primary_key] for r in rows}  # once: self-references look here
+        referencing = [(column, targets) for column in schema.columns if not column.derived
+                       for targets in [[t for t in column.references if t != "sources"]]
+                       if targets]
         for row in rows:
             draft = drafts[row[schema.primary_key]]
-            for column in schema.columns:
-                targets = [t for t in column.references if t != "sources"]
-                if not targets or column.derived:
-                    continue
+            for column, targets in referencing:
                 values = row.get(column.name)
-                items = values if column.is_list else [values]
-                kept = []
-                for item in items:
-                    if item is None:
-                        continue
-                    known = any(item in self.curated_ids.get(t, {}) or
-                                (t == table and item in drafts) for t in targets)
-                    if not known:
-                        raise draft.record.error(self._unknown(targets, item),
-                                                 key=draft.entity_id, column=column.name,
-                                                 value=item)
-                    published = any(item in self.published_ids.get(t, set()) or
-                                    (t == table and item in own_ids) for t in targets)
-                    if published:
-                        kept.append(item)
-                    else:
-                        self.dropped.append(f"{table}.{draft.entity_id}.{column.name}={item}")
+                kept = [item for item in (values if column.is_list else [values])
+                        if item is not None and self._kept(table, draft, column, targets,
+                                                           item, own_ids)]
                 if column.is_list:
                     row[column.name] = kept
                 elif values is not None and not kept:
                     row[column.name] = None
 
+    def _kept(self, table: str, draft: EntityDraft, column: ColumnSpec, targets: list[str],
+              item: str, own_ids: set[str]) -> bool:
+        """Whether a reference stays: its target is published in this release."""
+        if not any(item in self.entities.drafts.get(t, {}) for t in targets):
+            raise draft.record.error(self._unknown(targets, item), key=draft.entity_id,
+                                     column=column.name, value=item)
+        if any(item in self.published_ids.get(t, set()) or (t == table and item in own_ids)
+               for t in targets):
+            return True
+        self.dropped.append(f"{table}.{draft.entity_id}.{column.name}={item}")
+        return False
+
     def _unknown(self, targets: list[str], item: str) -> str:
         """Why a reference is refused: an ID retired by a redirect, or one nobody curated."""
         for target in targets:
-            if (target, item) in self.retired:
+            if (target, item) in self.entities.retired:
                 return (f"retired {target} ID: redirects.yaml renames it to "
-                        f"{self.retired[(target, item)]}; use that")
+                        f"{self.entities.retired[(target, item)]}; use that")
         return f"unknown {'jurisdiction' if targets == ['jurisdictions'] else ' or '.join(targets)}"
 
-    def unnamed_rows(self) -> list[str]:
-        """Table-basis claims whose row names neither the entity nor (for a model) its
-        family, and whose `note` does not say how the row bears on it."""
-        problems = []
-        families = self.curated_ids.get("model_families", {})
-        for table, drafts in self.curated_ids.items():
-            if "name" not in self.schemas[table].column_names:
-                continue
-            for draft in drafts.values():
-                names = [draft.values.get("name") or "", *(draft.values.get("aliases") or [])]
-                family = families.get(draft.values.get("family_id") or "")
-                if family is not None:
-                    names += [family.values.get("name") or "",
-                              *(family.values.get("aliases") or [])]
-                for claim in draft.claims:
-                    if (claim.basis == "table" and self.active(claim)
-                            and not claim.record.get("note")
-                            and not names_any(claim.quote or "", names)):
+
+# --- checks of the quoted claims of a release ----------------------------------------------------
+
+
+def _active_quoted(draft: EntityDraft, scope: ReleaseScope) -> Iterable[ClaimDraft]:
+    return (c for c in draft.claims if not c.external and scope.active(c))
+
+
+def unnamed_rows(entities: CuratedEntities, schemas: dict[str, TableSchema],
+                 scope: ReleaseScope) -> list[str]:
+    """Table-basis claims whose row names neither the entity nor (for a model) its
+    family, and whose `note` does not say how the row bears on it."""
+    problems = []
+    families = entities.drafts.get("model_families", {})
+    for table, drafts in entities.drafts.items():
+        if "name" not in schemas[table].column_names:
+            continue
+        for draft in drafts.values():
+            names = [draft.values.get("name") or "", *(draft.values.get("aliases") or [])]
+            family = families.get(draft.values.get("family_id") or "")
+            if family is not None:
+                names += [family.values.get("name") or "", *(family.values.get("aliases") or [])]
+            for claim in draft.claims:
+                if (claim.basis == "table" and scope.active(claim)
+                        and not claim.record.get("note")
+                        and not names_any(claim.quote or "", names)):
+                    problems.append(
+                        f"{claim.record.file}:{claim.record.line}: {table} "
+                        f"{draft.entity_id}: the table row quoted names neither "
+                        f"{draft.values.get('name')!r} nor its family; say in `note` how "
+                        f"the row bears on it, or quote the row that names it")
+    return problems
+
+
+def unstated_numbers(entities: CuratedEntities, scope: ReleaseScope) -> list[str]:
+    """Quoted claims of an amount or a figure's value whose quote does not write that
+    number (in any scale or as a word), and whose `note` does not say how it states it."""
+    problems = []
+    for table, columns in NUMBER_COLUMNS.items():
+        for draft in entities.drafts.get(table, {}).values():
+            for claim in _active_quoted(draft, scope):
+                if claim.record.get("note"):
+                    continue
+                for column in columns:
+                    # A stated value is checked even where it disagrees with the row's.
+                    value = claim.stated.get(column, draft.values.get(column)
+                                             if column in claim.all_fields else None)
+                    if value is not None and not states_number(claim.quote or "", value):
                         problems.append(
                             f"{claim.record.file}:{claim.record.line}: {table} "
-                            f"{draft.entity_id}: the table row quoted names neither "
-                            f"{draft.values.get('name')!r} nor its family; say in `note` how "
-                            f"the row bears on it, or quote the row that names it")
-        return problems
+                            f"{draft.entity_id}: the quote does not write its {column} "
+                            f"{render_value(value)}; quote the words that do, or say in "
+                            f"`note` how it states it")
+    return problems
 
-    def unstated_numbers(self) -> list[str]:
-        """Quoted claims of an amount or a figure's value whose quote does not write that
-        number (in any scale or as a word), and whose `note` does not say how it states it."""
-        problems = []
-        for table, columns in NUMBER_COLUMNS.items():
-            for draft in self.curated_ids.get(table, {}).values():
-                for claim in draft.claims:
-                    if claim.external or not self.active(claim) or claim.record.get("note"):
-                        continue
-                    for column in columns:
-                        # A stated value is checked even where it disagrees with the row's.
-                        value = claim.stated.get(column, draft.values.get(column)
-                                                 if column in claim.all_fields else None)
-                        if value is not None and not states_number(claim.quote or "", value):
-                            problems.append(
-                                f"{claim.record.file}:{claim.record.line}: {table} "
-                                f"{draft.entity_id}: the quote does not write its {column} "
-                                f"{render_value(value)}; quote the words that do, or say in "
-                                f"`note` how it states it")
-        return problems
 
-    def quoted_enum_claims(self):
-        """(table, entity, field, value, quote, record, not_stated_for) for each quoted claim
-        of this release that supports a published value of a column that may be unknown."""
-        for table, drafts in self.curated_ids.items():
-            schema = self.schemas[table]
-            fields = [c.name for c in schema.columns
-                      if c.allowed and "unknown" in c.allowed and not c.is_list]
-            published = self.published_ids.get(table, set())
-            for draft in drafts.values():
-                if draft.entity_id not in published:
-                    continue
-                for claim in draft.claims:
-                    if claim.external or not self.active(claim):
-                        continue
-                    for name in fields:
-                        value = draft.values.get(name)
-                        if _supports(claim, name, value, False) is not None:
-                            yield (table, draft.entity_id, name, value, claim.quote,
-                                   claim.record, claim.not_stated_for)
+def quoted_enum_claims(entities: CuratedEntities, schemas: dict[str, TableSchema],
+                       scope: ReleaseScope, published_ids: dict[str, set[str]]
+                       ) -> Iterable[tuple]:
+    """(table, entity, field, value, quote, record, not_stated_for) for each quoted claim
+    of this release that supports a published value of a column that may be unknown."""
+    for table, drafts in entities.drafts.items():
+        fields = [c.name for c in schemas[table].columns
+                  if c.allowed and "unknown" in c.allowed and not c.is_list]
+        published = published_ids.get(table, set())
+        for draft in drafts.values():
+            if draft.entity_id not in published:
+                continue
+            for claim in _active_quoted(draft, scope):
+                for name in fields:
+                    value = draft.values.get(name)
+                    if _supports(claim, name, value, False) is not None:
+                        yield (table, draft.entity_id, name, value, claim.quote,
+                               claim.record, claim.not_stated_for)
+
+
+# --- the release, step by step -------------------------------------------------------------------
 
 
 def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
-                         captures: dict[str, Capture], release_date: dt.date) -> ReleaseTables:
-    """Every published table of the release dated `release_date`."""
-    sources = read_sources(curated, captures)
+                         captures: dict[str, Capture], release_date: dt.date,
+                         texts: dict[str, SourceText] | None = None) -> ReleaseTables:
+    """Every published table of the release dated `release_date`. texts: the captures' texts
+    already read in this process, by source_id (each page is then folded once)."""
+    sources = read_sources(curated, captures, texts)
     check_release_has_sources(curated, sources, release_date)
-    builder = _ReleaseBuilder(curated, schemas, sources, release_date)
-    tables: dict[str, pd.DataFrame] = {}
-    tables["sources"] = sources_frame(
-        schemas["sources"], [s for s in sources.values() if s.source_id in builder.included])
-
-    all_drafts: dict[str, list[EntityDraft]] = {}
+    scope = release_scope(curated, sources, release_date)
+    tables: dict[str, pd.DataFrame] = {"sources": sources_frame(
+        schemas["sources"], [s for s in sources.values() if s.source_id in scope.included])}
+    entities = read_curated_entities(curated, schemas, sources)
+    resolver = RowResolver(scope)
+    references = ReferenceChecker(schemas, entities)
     for table in ENTITY_TABLES:
-        drafts = read_entities(table, curated.entities.get(table, []), schemas[table], sources)
-        if table == "jurisdictions":
-            complete_jurisdictions(drafts)
-        check_alias_collisions(drafts)
-        all_drafts[table] = drafts
-        builder.curated_ids[table] = {d.entity_id: d for d in drafts}
-    builder.retired = check_redirects(curated.redirects, builder.curated_ids)
-
-    for table in ENTITY_TABLES:
-        schema = schemas[table]
-        drafts = builder.curated_ids[table]
-        rows = [r for r in (builder.resolve_entity(d, schema) for d in drafts.values())
-                if r is not None]
-        builder.check_references(table, rows, drafts)
-        builder.published_ids[table] = {r[schema.primary_key] for r in rows}
-        # Derived columns: computed from values already claimed, so they need no claim.
-        if table == "investments":
-            _type_reference(rows, "investor", {"organizations": "investor_organization_id",
-                                               "jurisdictions": "investor_jurisdiction_id"},
-                            builder.published_ids, otherwise="named")
-            add_usd(rows, {k: d.values for k, d in builder.curated_ids["organizations"].items()},
-                    tables["fx_rates"].to_dict("records") if "fx_rates" in tables else [])
-        elif table == "assessments":  # references checked: a subject is one or the other
-            _type_reference(rows, "subject_id", {"jurisdictions": "jurisdiction_id",
-                                                 "regions": "region_id"},
-                            builder.published_ids, otherwise="region")
-        tables[table] = frame_from_records(schema, rows)
-
+        tables[table] = _entity_table(table, schemas[table], tables, entities, resolver,
+                                      references)
     _add_inverse_links(tables, schemas)
-    _add_reference_types(tables, builder.published_ids)
-    _figure_conflicts(builder, curated, tables["figures"])
-    tables["claims"] = frame_from_records(schemas["claims"], _dedupe(builder.claim_rows))
-    _row_conflicts(builder, curated, tables, schemas)
-    tables["conflicts"] = frame_from_records(schemas["conflicts"], [
-        {"conflict_id": _claim_id(c.table_name, c.entity_id, c.metric, c.field, *c.values),
-         "table_name": c.table_name, "entity_id": c.entity_id, "metric": c.metric,
-         "field": c.field, "values": c.values, "source_ids": c.source_ids,
-         "resolution": c.resolution, "entity_ids": c.entity_ids}
-        for c in builder.conflicts])
-    problems = [*builder.unnamed_rows(), *builder.unstated_numbers(),
-                *unlike_cases(builder.quoted_enum_claims(), tables, schemas)]
-    if problems:
-        raise CuratedError("\n".join(problems))
+    _add_reference_types(tables, references.published_ids)
+    _figure_conflicts(entities, resolver.conflicts, curated, tables["figures"])
+    tables["claims"] = frame_from_records(schemas["claims"], _dedupe(resolver.claim_rows))
+    _row_conflicts(entities, resolver.conflicts, curated, tables, schemas)
+    tables["conflicts"] = _conflicts_frame(schemas["conflicts"], resolver.conflicts)
+    _check_quoted_claims(entities, schemas, scope, references.published_ids, tables)
     if "layer_evidence" in schemas:  # derived from the tables above, never curated
         from pipeline.curation.evidence import layer_evidence_rows
 
         tables["layer_evidence"] = frame_from_records(schemas["layer_evidence"],
                                                       layer_evidence_rows(tables))
     ordered = {name: tables[name] for name in schemas if name in tables}
-    return ReleaseTables(ordered, builder.external_values, builder.dropped, builder.withheld)
+    return ReleaseTables(ordered, resolver.external_values, references.dropped,
+                         resolver.withheld,
+                         {s: info.text for s, info in sources.items() if info.text is not None})
+
+
+def _entity_table(table: str, schema: TableSchema, tables: dict[str, pd.DataFrame],
+                  entities: CuratedEntities, resolver: RowResolver,
+                  references: ReferenceChecker) -> pd.DataFrame:
+    """One entity table of the release: its rows, their references, derived columns."""
+    rows = [r for r in (resolver.resolve_entity(d, schema)
+                        for d in entities.drafts[table].values()) if r is not None]
+    references.publish(table, rows)
+    # Derived columns: computed from values already claimed, so they need no claim.
+    if table == "investments":
+        _type_reference(rows, "investor", {"organizations": "investor_organization_id",
+                                           "jurisdictions": "investor_jurisdiction_id"},
+                        references.published_ids, otherwise="named")
+        add_usd(rows, {k: d.values for k, d in entities.drafts["organizations"].items()},
+                tables["fx_rates"].to_dict("records") if "fx_rates" in tables else [])
+    elif table == "assessments":  # references checked: a subject is one or the other
+        _type_reference(rows, "subject_id", {"jurisdictions": "jurisdiction_id",
+                                             "regions": "region_id"},
+                        references.published_ids, otherwise="region")
+    return frame_from_records(schema, rows)
+
+
+def _conflicts_frame(schema: TableSchema, conflicts: list[Conflict]) -> pd.DataFrame:
+    return frame_from_records(schema, [
+        {"conflict_id": _claim_id(c.table_name, c.entity_id, c.metric, c.field, *c.values),
+         "table_name": c.table_name, "entity_id": c.entity_id, "metric": c.metric,
+         "field": c.field, "values": c.values, "source_ids": c.source_ids,
+         "resolution": c.resolution, "entity_ids": c.entity_ids}
+        for c in conflicts])
+
+
+def _check_quoted_claims(entities: CuratedEntities, schemas: dict[str, TableSchema],
+                         scope: ReleaseScope, published_ids: dict[str, set[str]],
+                         tables: dict[str, pd.DataFrame]) -> None:
+    """Every quote of the release names its row, writes its number, and treats like cases
+    alike: all problems at once, each with file and line."""
+    problems = [*unnamed_rows(entities, schemas, scope), *unstated_numbers(entities, scope),
+                *unlike_cases(quoted_enum_claims(entities, schemas, scope, published_ids),
+                              tables, schemas)]
+    if problems:
+        raise CuratedError("\n".join(problems))
 
 
 def _dedupe(rows: list[dict]) -> list[dict]:
@@ -1044,8 +1139,8 @@ def _type_reference(rows: list[dict], column: str, targets: dict[str, str],
             row[typed_column] = value if target == table else None
 
 
-def _row_conflicts(builder: _ReleaseBuilder, curated: Curated, tables: dict[str, pd.DataFrame],
-                   schemas: dict[str, TableSchema]) -> None:
+def _row_conflicts(entities: CuratedEntities, conflicts: list[Conflict], curated: Curated,
+                   tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema]) -> None:
     """Disagreements between rows, declared in conflicts.yaml with `entity_ids`: each is
     published as a conflict of both rows' values. Rows of one owner that the pages each call
     the largest, and components that cannot make up their umbrella, must be declared so
@@ -1059,12 +1154,12 @@ def _row_conflicts(builder: _ReleaseBuilder, curated: Curated, tables: dict[str,
         if not ids:
             continue
         table, field_name = record.get("table_name"), record.get("field")
-        if table not in tables or table not in builder.curated_ids:
+        if table not in tables or table not in entities.drafts:
             raise record.error("unknown table", column="table_name", value=table)
         if field_name not in schemas[table].column_names or not record.get("resolution"):
             raise record.error("needs a field of the table and a resolution", column="field",
                                value=field_name)
-        unknown = [i for i in ids if i not in builder.curated_ids[table]]
+        unknown = [i for i in ids if i not in entities.drafts[table]]
         if unknown:
             raise record.error(f"unknown {table} row", column="entity_ids", value=unknown[0])
         declared.append((table, set(ids)))
@@ -1076,7 +1171,7 @@ def _row_conflicts(builder: _ReleaseBuilder, curated: Curated, tables: dict[str,
                                                    & (claims["entity_id"] == i)
                                                    & (claims["field"] == field_name),
                                                    "source_id"].dropna()))) for i in present]
-        builder.conflicts.append(Conflict(
+        conflicts.append(Conflict(
             table_name=table, entity_id=None, metric=record.get("metric"), field=field_name,
             values=[render_value(rows.loc[i, field_name]) for i in present],
             source_ids=sources, resolution=str(record["resolution"]), entity_ids=present))
@@ -1086,7 +1181,8 @@ def _row_conflicts(builder: _ReleaseBuilder, curated: Curated, tables: dict[str,
                                f"disagreement (table_name, entity_ids, field, resolution)")
 
 
-def _figure_conflicts(builder: _ReleaseBuilder, curated: Curated, figures: pd.DataFrame) -> None:
+def _figure_conflicts(entities: CuratedEntities, conflicts: list[Conflict], curated: Curated,
+                      figures: pd.DataFrame) -> None:
     """Figures of one metric, date and subjects that disagree must be resolved in
     conflicts.yaml (a context window of two different models is no conflict)."""
     declared: dict[frozenset, Record] = {}
@@ -1098,7 +1194,7 @@ def _figure_conflicts(builder: _ReleaseBuilder, curated: Curated, figures: pd.Da
                                column=extra, value=record[extra])
         if not record.get("resolution"):
             raise record.error("missing required column", column="resolution")
-        unknown = [i for i in ids if i not in builder.curated_ids["figures"]]
+        unknown = [i for i in ids if i not in entities.drafts["figures"]]
         if unknown:
             raise record.error("unknown figure", column="figure_ids", value=unknown[0])
         declared[frozenset(ids)] = record
@@ -1108,7 +1204,7 @@ def _figure_conflicts(builder: _ReleaseBuilder, curated: Curated, figures: pd.Da
         if len(ids) < 2:
             continue  # not a conflict within this release
         rows = published.loc[ids]
-        builder.conflicts.append(Conflict(
+        conflicts.append(Conflict(
             table_name="figures", entity_id=None, metric=str(record.get("metric") or
                                                              rows["metric"].iloc[0]),
             field=str(record.get("field", "value")),
@@ -1124,7 +1220,7 @@ def _figure_conflicts(builder: _ReleaseBuilder, curated: Curated, figures: pd.Da
         if group["value"].nunique() > 1:
             missing = set(group["figure_id"]) - covered
             if missing:
-                draft = builder.curated_ids["figures"][sorted(missing)[0]]
+                draft = entities.drafts["figures"][sorted(missing)[0]]
                 raise draft.record.error(
                     f"figures {sorted(group['figure_id'])} give different values for "
                     f"{metric} as of {as_of}; declare the conflict in conflicts.yaml",

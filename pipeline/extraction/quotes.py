@@ -17,37 +17,40 @@ class SourceText:
     source_id: str
     text: str
     folded: str = field(init=False)
-    _line_of_folded: list[int] = field(init=False, repr=False)  # folded offset -> line starts
+    # quote -> the line find() gave: every stage asks about the same quotes, and each (page,
+    # quote) is searched for once per process, not once per stage (issue 14).
+    _found: dict[str, int | None] = field(init=False, repr=False, compare=False,
+                                          default_factory=dict)
 
     def __post_init__(self) -> None:
-        pieces: list[str] = []
+        # Folding joins the words of the whole text with single spaces (str.split splits on
+        # the whitespace `\s` matches). Each line after the first that has a word starts, in
+        # the folded text, at its first word: one step per line, not per word.
+        self.folded = " ".join(self.text.split())
         starts: list[int] = []  # folded offset at which each original line begins
         lines: list[int] = []
-        position = 0
-        line = 1
-        last_was_space = True  # strip leading whitespace
-        for match in re.finditer(r"\s+|\S+", self.text):
-            chunk = match.group()
-            if chunk.isspace():
-                newlines = chunk.count("\n")
-                if not last_was_space:
-                    pieces.append(" ")
-                    position += 1
-                    last_was_space = True
-                if newlines:
-                    line += newlines
-                    starts.append(position)
-                    lines.append(line)
-            else:
-                pieces.append(chunk)
-                position += len(chunk)
-                last_was_space = False
-        self.folded = "".join(pieces).rstrip()
+        length = 0  # of the folded text up to the end of the line before
+        for number, line in enumerate(self.text.split("\n"), start=1):
+            words = " ".join(line.split())
+            if not words:
+                continue
+            start = length + 1 if length else 0
+            if number > 1:
+                starts.append(start)
+                lines.append(number)
+            length = start + len(words)
         self._starts = starts
         self._lines = lines
 
     def find(self, quote: str) -> int | None:
         """The 1-based line where the folded quote starts, or None when it does not occur."""
+        try:
+            return self._found[quote]
+        except KeyError:
+            line = self._found[quote] = self._search(quote)
+            return line
+
+    def _search(self, quote: str) -> int | None:
         folded_quote = fold_whitespace(quote)
         if not folded_quote:
             return None

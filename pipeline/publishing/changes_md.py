@@ -9,6 +9,7 @@ from value changes. Deterministic: the same inputs give the same text (no timest
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 
@@ -72,7 +73,8 @@ class _Release:
         if foreign_keys is not None:  # a release being written has no datapackage.json yet
             self.foreign_keys = foreign_keys
         self._frames: dict[str, pd.DataFrame | None] = {}
-        self._indexes: dict[str, pd.DataFrame | None] = {}
+        self._positions: dict[str, dict[str, int]] = {}  # table -> ID -> row number
+        self._rows: dict[str, dict[str, dict]] = {}  # table -> ID -> row, once looked up
 
     def frame(self, table: str) -> pd.DataFrame | None:
         if table not in self._frames:
@@ -87,18 +89,29 @@ class _Release:
         return frame.columns[0] if frame is not None and len(frame.columns) else None
 
     def row(self, table: str, entity_id: str) -> dict | None:
-        index = self._indexed(table)
-        if index is None or entity_id not in index.index:
-            return None
-        return index.loc[entity_id].to_dict()
+        rows = self._rows.setdefault(table, {})
+        if entity_id not in rows:
+            self.fetch_rows(table, [entity_id])
+        return rows.get(entity_id)
 
-    def _indexed(self, table: str) -> pd.DataFrame | None:
-        if table not in self._indexes:
+    def fetch_rows(self, table: str, entity_ids: Iterable[str]) -> None:
+        """Read the rows of these IDs in one selection, so that a loop over many changed
+        claims looks each up in a dict rather than asking pandas once per row (a row is the
+        record `to_dict` gives: Python scalars, lists as arrays)."""
+        positions = self._row_positions(table)
+        rows = self._rows.setdefault(table, {})
+        wanted = [i for i in dict.fromkeys(entity_ids) if i not in rows and i in positions]
+        if wanted:
+            taken = self.frame(table).take([positions[i] for i in wanted])
+            rows.update(zip(wanted, taken.to_dict("records"), strict=True))
+
+    def _row_positions(self, table: str) -> dict[str, int]:
+        if table not in self._positions:
             frame = self.frame(table)
-            key = self.key(table)
-            self._indexes[table] = (None if frame is None else
-                                    frame.set_index(frame[key].astype(str), drop=False))
-        return self._indexes[table]
+            self._positions[table] = ({} if frame is None else
+                                      dict(zip(frame[self.key(table)].astype(str),
+                                               range(len(frame)), strict=True)))
+        return self._positions[table]
 
     def label(self, table: str, entity_id: str) -> str | None:
         row = self.row(table, entity_id)
@@ -164,20 +177,21 @@ class _Release:
         return f"[{title}][{source_id}]"
 
     @cached_property
-    def claims_by_entity(self) -> dict[tuple[str, str], list[dict]]:
-        out: dict[tuple[str, str], list[dict]] = {}
+    def claim_rows_by_entity(self) -> dict[tuple[str, str], np.ndarray]:
+        """(table, entity) -> the row numbers of its claims, grouped once."""
         claims = self.frame("claims")
-        if claims is None:
-            return out
-        for claim in claims.to_dict("records"):
-            out.setdefault((claim["table_name"], claim["entity_id"]), []).append(claim)
-        return out
+        if claims is None or claims.empty:
+            return {}
+        return claims.groupby(["table_name", "entity_id"], sort=False).indices
 
     def sources_for(self, table: str, entity_id: str, field: str | None = None) -> list[str]:
-        claims = self.claims_by_entity.get((table, entity_id), [])
-        ids = sorted({c["source_id"] for c in claims
-                      if not _missing(c.get("source_id")) and (field is None or
-                                                                c["field"] == field)})
+        positions = self.claim_rows_by_entity.get((table, entity_id))
+        if positions is None:
+            return []
+        claims = self.frame("claims").iloc[positions]
+        ids = sorted({source for source, claimed in zip(claims["source_id"], claims["field"],
+                                                         strict=True)
+                      if not _missing(source) and (field is None or claimed == field)})
         return [link for link in (self.source_link(s) for s in ids) if link]
 
 
@@ -431,12 +445,18 @@ def _claims_lines(rows: pd.DataFrame, changes: pd.DataFrame, new: _Release,
     which is where a new source or quote for an unchanged value shows."""
     per_source: dict[str, dict[str, int]] = {}
     notable: list[str] = []
-    moved = {(r["table_name"], r["entity_id"]) for r in
-             changes[changes["change"].isin(["added", "removed"])].to_dict("records")}
+    entities = changes[changes["change"].isin(["added", "removed"])]
+    moved = set(zip(entities["table_name"], entities["entity_id"], strict=True))
     # One entry per claim and kind of change: the changed fields of a claim are grouped.
     grouped: dict[tuple[str, str], list[str]] = {}
-    for row in rows.to_dict("records"):
-        grouped.setdefault((row["entity_id"], row["change"]), []).append(row["field"])
+    for claim_id, change, field in zip(rows["entity_id"], rows["change"], rows["field"],
+                                       strict=True):
+        grouped.setdefault((claim_id, change), []).append(field)
+    # Every claim row the loop below reads, in one selection per release.
+    if old.folder:
+        old.fetch_rows("claims", [c for c, change in grouped if change == "removed"])
+    if new.folder:
+        new.fetch_rows("claims", [c for c, change in grouped if change != "removed"])
     for (claim_id, change), fields in sorted(grouped.items()):
         release = old if change == "removed" else new
         claim = release.row("claims", claim_id) if release.folder else None

@@ -63,7 +63,7 @@ def run_check(paths: ProjectPaths, echo: Callable[[str], None] = print) -> int:
     for release in releases:
         try:
             captures = stages.release_captures(report.captures, curated, release)
-            tables = stages.normalize(paths, curated, report.captures, release.date)
+            tables = stages.normalize(paths, curated, report.captures, release.date, texts)
             resolution = stages.resolve(paths, curated, stages.mentions_for(captures), tables)
         except CuratedError as err:
             blocking.append(f"release {release.key}: {err}")

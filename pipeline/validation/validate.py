@@ -84,20 +84,34 @@ def check_claim_coverage(tables: dict[str, pd.DataFrame], schemas: dict[str, Tab
     return messages[:MAX_MESSAGES]
 
 
+def quotes_found(claims: pd.DataFrame, texts: dict[str, SourceText]) -> pd.Series:
+    """Whether each claim's quote occurs in its source's capture (False for a claim with no
+    quote or no capture): each distinct (source, quote) is looked up once, and a SourceText
+    remembers what it found, so normalize's search serves the later stages too."""
+    pairs = claims[["source_id", "quote"]].drop_duplicates()
+    pairs["_found"] = [not is_missing(quote) and source in texts
+                       and texts[source].find(quote) is not None
+                       for source, quote in zip(pairs["source_id"], pairs["quote"],
+                                                strict=True)]
+    found = claims[["source_id", "quote"]].merge(pairs, on=["source_id", "quote"], how="left")
+    return pd.Series(found["_found"].to_numpy(dtype=bool), index=claims.index)
+
+
 def check_quotes(claims: pd.DataFrame, texts: dict[str, SourceText]) -> list[str]:
     """Every quote occurs in its source's capture (whitespace folded, nothing else)."""
+    external = (claims["basis"] == "external").to_numpy(dtype=bool)
+    no_reference = external & claims["reference_url"].isna().to_numpy(dtype=bool)
+    not_found = ~external
+    not_found[~external] = ~quotes_found(claims[~external], texts).to_numpy()
     messages = []
-    for row in claims.itertuples(index=False):
+    for row in claims[no_reference | not_found].head(MAX_MESSAGES).itertuples(index=False):
         if row.basis == "external":
-            if is_missing(row.reference_url):
-                messages.append(f"claims: claim_id={row.claim_id!r}, column 'reference_url': "
-                                f"an external claim needs a reference")
-            continue
-        text = texts.get(row.source_id)
-        if text is None or is_missing(row.quote) or text.find(row.quote) is None:
+            messages.append(f"claims: claim_id={row.claim_id!r}, column 'reference_url': "
+                            f"an external claim needs a reference")
+        else:
             messages.append(f"claims: claim_id={row.claim_id!r}, column 'quote', value "
                             f"{row.quote!r}: does not occur in the capture of {row.source_id}")
-    return messages[:MAX_MESSAGES]
+    return messages
 
 
 def shared_ids(tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema]
