@@ -1,6 +1,9 @@
 """fetch: sources with a URL are fetched over HTTP into raw/, politely and defensively.
 
-One `Fetcher` holds one requests session and the knobs of a `FetchPolicy`:
+A fetch is four steps, each one piece of this module: the policy checks (UrlPolicy, RobotsRules,
+HostPacer), the request with its redirects, retries and caps (Fetcher.get over Exchange),
+writing the capture (fetch_source), and registering a new source (add_source). One `Fetcher`
+holds one requests session and the knobs of a `FetchPolicy`:
 
 - a descriptive User-Agent with a contact URL; connect, read and whole-body timeouts;
 - retries with exponential backoff and jitter on connection errors, 429 and 5xx, honouring
@@ -290,30 +293,15 @@ def non_public_address(host: str, port: int | None) -> str | None:
     return next((str(a) for a in addresses if not _public(a)), None)
 
 
-class Fetcher:
-    """One session, one robots.txt cache per host, one policy."""
+# --- step 1: the policy checks ---------------------------------------------------------------
 
-    def __init__(self, policy: FetchPolicy | None = None, *,
-                 sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic,
-                 session: requests.Session | None = None) -> None:
-        self.policy = policy or FetchPolicy()
-        self.session = session or make_session(self.policy)
-        self.sleep, self.clock = sleep, clock
-        self._robots: dict[str, RobotFileParser] = {}
-        self._robots_failures: dict[str, str] = {}  # origin -> why robots.txt could not be read
-        self._last_request: dict[str, float] = {}
 
-    def close(self) -> None:
-        self.session.close()
+class UrlPolicy:
+    """Which URLs and redirects a FetchPolicy allows: scheme, credentials, host and address.
+    Makes no request (only a DNS lookup, to refuse a name of a non-public address)."""
 
-    def __enter__(self) -> Fetcher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # --- URL checks ---------------------------------------------------------------------------
+    def __init__(self, policy: FetchPolicy) -> None:
+        self.policy = policy
 
     def check_url(self, source_id: str, url: str, *, check_host: bool = True) -> None:
         """Refuse a URL whose scheme or host the policy does not allow."""
@@ -330,13 +318,15 @@ class Fetcher:
             raise FetchError(source_id, url, "the URL has no host")
         if parts.username or parts.password:
             raise FetchError(source_id, url, "the URL carries credentials")
-        if not check_host:
-            return
+        if check_host:
+            self._check_host(source_id, url, host, parts.port)
+
+    def _check_host(self, source_id: str, url: str, host: str, port: int | None) -> None:
         if self.policy.hosts is not None and not _host_allowed(host, self.policy.hosts):
             raise FetchError(source_id, url, f"host {host!r} is not allowed "
                                              f"(allowed: {sorted(self.policy.hosts)})")
         if not (self.policy.allow_private or _named_exactly(host, self.policy.hosts)):
-            address = non_public_address(host, parts.port)
+            address = non_public_address(host, port)
             if address is not None:
                 raise FetchError(source_id, url, f"host {host!r} is the non-public address "
                                  f"{address} (loopback, private or reserved); refused unless "
@@ -357,24 +347,36 @@ class Fetcher:
                                              f"({current} -> {target}; --allow-host {host} "
                                              f"allows it)")
 
-    def robots_for(self, source_id: str, url: str) -> RobotFileParser:
-        """The robots.txt rules of the URL's host, read once per host through the session."""
-        parts = urlsplit(url)
-        origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-        if origin in self._robots:
-            return self._robots[origin]
-        if origin in self._robots_failures:  # tried once in this run already
-            raise FetchError(source_id, url, self._robots_failures[origin])
-        robots_url = origin + "/robots.txt"
-        parser = RobotFileParser(robots_url)
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+class RobotsRules:
+    """robots.txt per origin, read once through `read` (a GET that skips the robots check) and
+    kept; a failure to read it is kept too, so a run asks a failing host once."""
+
+    def __init__(self, user_agent: str, read: Callable[[str, str], HttpResponse]) -> None:
+        self.user_agent = user_agent
+        self._read = read
+        self._rules: dict[str, RobotFileParser] = {}
+        self._failures: dict[str, str] = {}  # origin -> why robots.txt could not be read
+
+    def rules_for(self, source_id: str, url: str) -> RobotFileParser:
+        """The robots.txt rules of the URL's host. 401/403 disallow the host, another 4xx
+        allows it, 5xx or no answer refuses the fetch."""
+        origin = _origin(url)
+        if origin in self._rules:
+            return self._rules[origin]
+        if origin in self._failures:  # tried once in this run already
+            raise FetchError(source_id, url, self._failures[origin])
+        parser = RobotFileParser(origin + "/robots.txt")
         try:
-            response = self.get(source_id, robots_url, robots=False, media_types=None,
-                                max_bytes=ROBOTS_MAX_BYTES, truncate=True, check_host=False)
+            response = self._read(source_id, origin + "/robots.txt")
         except FetchError as err:
-            reason = (f"robots.txt of {origin} could not be read, so the page is not fetched: "
-                      f"{err.reason}")
-            self._robots_failures[origin] = reason
-            raise FetchError(source_id, url, reason) from None
+            raise self._failed(source_id, url, origin, f"robots.txt of {origin} could not be "
+                               f"read, so the page is not fetched: {err.reason}") from None
         if response.status in (401, 403):
             parser.disallow_all = True
         elif 400 <= response.status < 500:
@@ -382,67 +384,41 @@ class Fetcher:
         elif 200 <= response.status < 300:
             parser.parse(response.body.decode("utf-8", errors="replace").splitlines())
         else:
-            reason = (f"robots.txt of {origin} answered HTTP {response.status}, so the page is "
-                      f"not fetched")
-            self._robots_failures[origin] = reason
-            raise FetchError(source_id, url, reason)
-        self._robots[origin] = parser
+            raise self._failed(source_id, url, origin, f"robots.txt of {origin} answered HTTP "
+                               f"{response.status}, so the page is not fetched")
+        self._rules[origin] = parser
         return parser
 
-    def check_robots(self, source_id: str, url: str) -> None:
-        if not self.robots_for(source_id, url).can_fetch(self.policy.user_agent, url):
+    def _failed(self, source_id: str, url: str, origin: str, reason: str) -> FetchError:
+        self._failures[origin] = reason
+        return FetchError(source_id, url, reason)
+
+    def check(self, source_id: str, url: str) -> None:
+        if not self.rules_for(source_id, url).can_fetch(self.user_agent, url):
             raise FetchError(source_id, url, "disallowed by the host's robots.txt "
                                              f"for {ROBOTS_TOKEN!r}")
 
-    # --- requests -----------------------------------------------------------------------------
+    def crawl_delay(self, url: str) -> float | None:
+        """The Crawl-delay of the URL's host, once its robots.txt has been read."""
+        parser = self._rules.get(_origin(url))
+        delay = parser.crawl_delay(self.user_agent) if parser is not None else None
+        return float(delay) if delay else None
 
-    def get(self, source_id: str, url: str, headers: Mapping[str, str] | None = None, *,
-            robots: bool | None = None, media_types: frozenset[str] | None | bool = True,
-            max_bytes: int | None = None, truncate: bool = False,
-            check_host: bool = True) -> HttpResponse:
-        """GET `url`, following redirects by hand (each hop checked). Returns the first response
-        that is not a redirect: a 2xx with its body, anything else (304, 404...) without one.
-        Raises FetchError when the URL is refused, retries run out (connection errors, 429,
-        5xx), the read times out, or the body breaks the type or size rules. `media_types`
-        True means the policy's list; None accepts any type."""
-        policy = self.policy
-        robots = policy.robots if robots is None else robots
-        accepted = policy.media_types if media_types is True else media_types
-        limit = policy.max_bytes if max_bytes is None else max_bytes
-        seen = [url]
-        current = url
-        while True:
-            self.check_url(source_id, current, check_host=check_host)
-            if robots:
-                self.check_robots(source_id, current)
-            response = self._request(source_id, current, headers or {}, accepted, limit,
-                                     truncate)
-            if response.status not in REDIRECT_STATUSES:
-                return response
-            location = response.headers.get("Location")
-            if not location:
-                raise FetchError(source_id, url, f"HTTP {response.status} redirect without a "
-                                                 f"Location, at {current}")
-            target = urlunsplit(urlsplit(urljoin(current, location.strip()))._replace(
-                fragment=""))
-            if target in seen:
-                chain = " -> ".join([*seen[seen.index(target):], target])
-                raise FetchError(source_id, url, f"redirect loop: {chain}")
-            self.check_redirect(source_id, url, current, target)
-            seen.append(target)
-            if len(seen) > policy.max_redirects + 1:
-                raise FetchError(source_id, url, f"more than {policy.max_redirects} redirects "
-                                                 f"({' -> '.join(seen)})")
-            current = target
 
-    def _wait_for_host(self, url: str) -> None:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+class HostPacer:
+    """At least `min_interval` seconds between two requests to one origin, or its robots.txt
+    Crawl-delay (up to `max_crawl_delay`) when longer."""
+
+    def __init__(self, policy: FetchPolicy, sleep: Callable[[float], None],
+                 clock: Callable[[], float]) -> None:
+        self.policy, self.sleep, self.clock = policy, sleep, clock
+        self._last_request: dict[str, float] = {}
+
+    def wait(self, url: str, crawl_delay: float | None) -> None:
+        origin = _origin(url)
         interval = self.policy.min_interval
-        parser = self._robots.get(origin)
-        delay = parser.crawl_delay(self.policy.user_agent) if parser is not None else None
-        if delay:
-            interval = max(interval, min(float(delay), self.policy.max_crawl_delay))
+        if crawl_delay:
+            interval = max(interval, min(crawl_delay, self.policy.max_crawl_delay))
         last = self._last_request.get(origin)
         if last is not None and interval > 0:
             remaining = last + interval - self.clock()
@@ -450,38 +426,32 @@ class Fetcher:
                 self.sleep(remaining)
         self._last_request[origin] = self.clock()
 
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.policy.backoff_max, self.policy.backoff_base * 2 ** attempt)
-        return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter"
 
-    def _request(self, source_id: str, url: str, headers: Mapping[str, str],
-                 media_types: frozenset[str] | None, max_bytes: int,
-                 truncate: bool) -> HttpResponse:
-        policy = self.policy
-        attempts = policy.retries + 1
-        for attempt in range(attempts):
-            try:
-                return self._attempt(source_id, url, headers, media_types, max_bytes, truncate)
-            except _Retryable as problem:
-                if attempt + 1 >= attempts:
-                    raise FetchError(source_id, url, f"{problem.reason} (gave up after "
-                                                     f"{attempts} attempts)") from None
-                wait = self._backoff(attempt)
-                if problem.retry_after is not None:
-                    if problem.retry_after > policy.max_retry_after:
-                        raise FetchError(source_id, url, f"{problem.reason}; the server asks "
-                                         f"to retry after {problem.retry_after:.0f} s, more "
-                                         f"than the {policy.max_retry_after:.0f} s cap") from None
-                    wait = max(wait, problem.retry_after)
-                self.sleep(wait)
-        raise AssertionError("unreachable")
+# --- step 2: the request, with its caps ------------------------------------------------------
 
-    def _attempt(self, source_id: str, url: str, headers: Mapping[str, str],
-                 media_types: frozenset[str] | None, max_bytes: int,
-                 truncate: bool) -> HttpResponse:
-        """One request under a watchdog: past `total_timeout` it cuts the connection wherever
-        the read is blocked (a trickle of headers too), and the attempt fails."""
-        self._wait_for_host(url)
+
+@dataclass(frozen=True)
+class BodyRules:
+    """What a 2xx body must be: of one of `media_types` (None: any) and at most `max_bytes`
+    (a longer one refused, or cut when `truncate`, as robots.txt is)."""
+
+    media_types: frozenset[str] | None
+    max_bytes: int
+    truncate: bool = False
+
+
+class Exchange:
+    """One GET of one URL (no redirect followed) under a watchdog: past `total_timeout` it cuts
+    the connection wherever the read is blocked (a trickle of headers too). A 2xx body is read
+    one socket read at a time, each within the read timeout and none past the deadline, and
+    refused past the size cap (counted after decompression). Raises _Retryable for what a retry
+    may cure (connection errors, 429, 5xx) and FetchError for the rest."""
+
+    def __init__(self, policy: FetchPolicy, session: requests.Session) -> None:
+        self.policy, self.session = policy, session
+
+    def attempt(self, source_id: str, url: str, headers: Mapping[str, str],
+                rules: BodyRules) -> HttpResponse:
         in_flight = getattr(self.session.get_adapter(url), "in_flight", None)
         if in_flight is not None:
             in_flight.sock = None  # not the last request's socket (connecting has its timeout)
@@ -497,8 +467,7 @@ class Fetcher:
         watchdog.daemon = True
         watchdog.start()
         try:
-            response = self._exchange(source_id, url, headers, media_types, max_bytes,
-                                      truncate, deadline)
+            response = self._exchange(source_id, url, headers, rules, deadline)
         except (_Retryable, FetchError):
             if not expired.is_set():
                 raise
@@ -513,14 +482,13 @@ class Fetcher:
         return FetchError(source_id, url, f"the response took longer than "
                                           f"{self.policy.total_timeout:g} s; refused")
 
-    def _exchange(self, source_id: str, url: str, headers: Mapping[str, str],
-                  media_types: frozenset[str] | None, max_bytes: int, truncate: bool,
-                  deadline: float) -> HttpResponse:
+    def _send(self, source_id: str, url: str, headers: Mapping[str, str]) -> requests.Response:
+        """The request, streamed: the status line and headers, the body still unread."""
         policy = self.policy
         try:
-            response = self.session.get(
-                url, headers=dict(headers), allow_redirects=False, stream=True,
-                timeout=(policy.connect_timeout, policy.read_timeout))
+            return self.session.get(url, headers=dict(headers), allow_redirects=False,
+                                    stream=True,
+                                    timeout=(policy.connect_timeout, policy.read_timeout))
         except requests.exceptions.ReadTimeout:
             raise FetchError(source_id, url, f"no response within the {policy.read_timeout:g} s "
                                              f"read timeout") from None
@@ -532,7 +500,10 @@ class Fetcher:
             raise _Retryable(f"connection failed: {_root_cause(err)}") from None
         except requests.exceptions.RequestException as err:
             raise FetchError(source_id, url, f"request failed: {_root_cause(err)}") from None
-        with response:
+
+    def _exchange(self, source_id: str, url: str, headers: Mapping[str, str],
+                  rules: BodyRules, deadline: float) -> HttpResponse:
+        with self._send(source_id, url, headers) as response:
             status, reason = response.status_code, response.reason or ""
             if status == 429 or 500 <= status <= 599:
                 raise _Retryable(f"HTTP {status} {reason}".strip(),
@@ -540,22 +511,21 @@ class Fetcher:
             if not 200 <= status <= 299:
                 return HttpResponse(response.url, status, reason, response.headers)
             media_type, _ = split_content_type(response.headers.get("Content-Type"))
-            if media_types is not None and media_type not in media_types:
+            if rules.media_types is not None and media_type not in rules.media_types:
                 raise FetchError(source_id, url, f"content type {media_type!r} is not accepted "
-                                                 f"(accepted: {sorted(media_types)})")
+                                                 f"(accepted: {sorted(rules.media_types)})")
             declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > max_bytes and not truncate:
+            if declared.isdigit() and int(declared) > rules.max_bytes and not rules.truncate:
                 raise FetchError(source_id, url, f"the body is {int(declared)} bytes, over the "
-                                                 f"{max_bytes}-byte cap; refused")
-            body = self._read_body(source_id, url, response, max_bytes, truncate, deadline)
+                                                 f"{rules.max_bytes}-byte cap; refused")
+            body = self._read_body(source_id, url, response, rules, deadline)
             return HttpResponse(response.url, status, reason, response.headers, body)
 
     def _read_body(self, source_id: str, url: str, response: requests.Response,
-                   max_bytes: int, truncate: bool, deadline: float) -> bytes:
+                   rules: BodyRules, deadline: float) -> bytes:
         """Read the body one socket read at a time: each read waits at most the read timeout
         and never past the whole-response deadline (checked before every read), and a compressed
         body is inflated only up to the size cap."""
-        policy = self.policy
         inflater = _Inflater(source_id, url, response.headers.get("Content-Encoding"))
         sock = _body_socket(response)
         chunks: list[bytes] = []
@@ -566,17 +536,17 @@ class Fetcher:
                 raise self._too_slow(source_id, url)
             if sock is not None:
                 try:
-                    sock.settimeout(min(policy.read_timeout, remaining))
+                    sock.settimeout(min(self.policy.read_timeout, remaining))
                 except OSError:  # http.client closed it: the body is complete
                     sock = None
             data = self._read_once(source_id, url, response, deadline)
-            piece = inflater.feed(data, max_bytes - size + 1)
+            piece = inflater.feed(data, rules.max_bytes - size + 1)
             size += len(piece)
-            if size > max_bytes:
-                if truncate:
-                    chunks.append(piece[: len(piece) - (size - max_bytes)])
+            if size > rules.max_bytes:
+                if rules.truncate:
+                    chunks.append(piece[: len(piece) - (size - rules.max_bytes)])
                     break
-                raise FetchError(source_id, url, f"the body is over the {max_bytes}-byte "
+                raise FetchError(source_id, url, f"the body is over the {rules.max_bytes}-byte "
                                                  f"cap{inflater.after}; refused")
             chunks.append(piece)
             if not data:
@@ -596,6 +566,107 @@ class Fetcher:
         except (Urllib3Error, OSError) as err:
             raise _Retryable(f"connection lost while reading the body: "
                              f"{_root_cause(err)}") from None
+
+
+class Fetcher:
+    """One session and one policy, and the steps of a fetch: the policy checks (UrlPolicy),
+    robots.txt (RobotsRules), the pace per host (HostPacer) and single exchanges (Exchange).
+    `get` chains them through redirects and retries."""
+
+    def __init__(self, policy: FetchPolicy | None = None, *,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic,
+                 session: requests.Session | None = None) -> None:
+        self.policy = policy or FetchPolicy()
+        self.session = session or make_session(self.policy)
+        self.sleep = sleep
+        self.urls = UrlPolicy(self.policy)
+        self.robots = RobotsRules(self.policy.user_agent, self._read_robots)
+        self.pacer = HostPacer(self.policy, sleep, clock)
+        self.exchange = Exchange(self.policy, self.session)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, source_id: str, url: str, headers: Mapping[str, str] | None = None, *,
+            robots: bool | None = None, media_types: frozenset[str] | None | bool = True,
+            max_bytes: int | None = None, truncate: bool = False,
+            check_host: bool = True) -> HttpResponse:
+        """GET `url`, following redirects by hand (each hop checked). Returns the first response
+        that is not a redirect: a 2xx with its body, anything else (304, 404...) without one.
+        Raises FetchError when the URL is refused, retries run out (connection errors, 429,
+        5xx), the read times out, or the body breaks the type or size rules. `media_types`
+        True means the policy's list; None accepts any type."""
+        policy = self.policy
+        robots = policy.robots if robots is None else robots
+        rules = BodyRules(policy.media_types if media_types is True else media_types,
+                          policy.max_bytes if max_bytes is None else max_bytes, truncate)
+        seen = [url]
+        current = url
+        while True:
+            self.urls.check_url(source_id, current, check_host=check_host)
+            if robots:
+                self.robots.check(source_id, current)
+            response = self._request(source_id, current, headers or {}, rules)
+            if response.status not in REDIRECT_STATUSES:
+                return response
+            current = self._next_hop(source_id, url, response, seen)
+
+    def _next_hop(self, source_id: str, url: str, response: HttpResponse,
+                  seen: list[str]) -> str:
+        """Where a redirect from seen[-1] leads, checked; appended to `seen`."""
+        current = seen[-1]
+        location = response.headers.get("Location")
+        if not location:
+            raise FetchError(source_id, url, f"HTTP {response.status} redirect without a "
+                                             f"Location, at {current}")
+        target = urlunsplit(urlsplit(urljoin(current, location.strip()))._replace(fragment=""))
+        if target in seen:
+            chain = " -> ".join([*seen[seen.index(target):], target])
+            raise FetchError(source_id, url, f"redirect loop: {chain}")
+        self.urls.check_redirect(source_id, url, current, target)
+        seen.append(target)
+        if len(seen) > self.policy.max_redirects + 1:
+            raise FetchError(source_id, url, f"more than {self.policy.max_redirects} redirects "
+                                             f"({' -> '.join(seen)})")
+        return target
+
+    def _read_robots(self, source_id: str, robots_url: str) -> HttpResponse:
+        return self.get(source_id, robots_url, robots=False, media_types=None,
+                        max_bytes=ROBOTS_MAX_BYTES, truncate=True, check_host=False)
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.policy.backoff_max, self.policy.backoff_base * 2 ** attempt)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter"
+
+    def _request(self, source_id: str, url: str, headers: Mapping[str, str],
+                 rules: BodyRules) -> HttpResponse:
+        """One URL, retried with backoff (honouring Retry-After up to its cap)."""
+        policy = self.policy
+        attempts = policy.retries + 1
+        for attempt in range(attempts):
+            try:
+                self.pacer.wait(url, self.robots.crawl_delay(url))
+                return self.exchange.attempt(source_id, url, headers, rules)
+            except _Retryable as problem:
+                if attempt + 1 >= attempts:
+                    raise FetchError(source_id, url, f"{problem.reason} (gave up after "
+                                                     f"{attempts} attempts)") from None
+                wait = self._backoff(attempt)
+                if problem.retry_after is not None:
+                    if problem.retry_after > policy.max_retry_after:
+                        raise FetchError(source_id, url, f"{problem.reason}; the server asks "
+                                         f"to retry after {problem.retry_after:.0f} s, more "
+                                         f"than the {policy.max_retry_after:.0f} s cap") from None
+                    wait = max(wait, problem.retry_after)
+                self.sleep(wait)
+        raise AssertionError("unreachable")
 
 
 def _body_socket(response: requests.Response) -> socket.socket | None:
