@@ -66,3 +66,31 @@ def test_the_ui_serves_every_table_on_the_projects_own_dagster_home(tmp_path):
     home = root / ".dagster"
     assert "telemetry" in (home / "dagster.yaml").read_text(encoding="utf-8")
     assert (home / "history").is_dir() and (home / "schedules").is_dir()
+
+
+def test_dg_and_dagster_validate_load_the_sovai_location(tmp_path):
+    """The two ways an operator checks the code location: `dg` (pyproject's [tool.dg]) and
+    `dagster definitions validate -w workspace.yaml`, both as commands in a shell."""
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "VIRTUAL_ENV": str(bin_dir.parent)}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    validate = subprocess.run(
+        [str(bin_dir / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert validate.returncode == 0, validate.stderr[-3000:]
+    assert "Validation successful for code location sovai" in validate.stdout + validate.stderr
+    listed = subprocess.run([str(bin_dir / "dg"), "list", "defs", "--json"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    defs = json.loads(listed.stdout)
+    groups = {a["asset_key"]: a["group_name"] for a in defs["assets"]}
+    tables = {p.stem for p in (REPO / "schemas").glob("*.yaml")}
+    assert {t: groups.get(t) for t in tables} == dict.fromkeys(tables, "normalize")
+    assert {"build_release"} <= {j["name"] for j in defs["jobs"]}
+    assert {"monthly_release"} <= {s["name"] for s in defs["schedules"]}
+    assert {"inputs_changed", "new_captures", "sealed_releases"} <= {
+        s["name"] for s in defs["sensors"]}
+    checked = subprocess.run([str(bin_dir / "dg"), "check", "defs"], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
