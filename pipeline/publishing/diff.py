@@ -22,17 +22,21 @@ and a row hash collide.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:  # pandas loads only for the pandas API; `sovai diff` works in Arrow throughout
+    import pandas as pd
 
 CHANGES_COLUMNS = ["table_name", "entity_id", "change", "field", "old_value", "new_value", "kind"]
 CHANGES_SCHEMA = pa.schema([(name, pa.string()) for name in CHANGES_COLUMNS])
@@ -286,90 +290,143 @@ def _drop(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
     con.execute("; ".join(f"DROP TABLE IF EXISTS {t}" for t in tables))
 
 
-def _diff_table(con: duckdb.DuckDBPyConnection, table: str, key: str,
-                old_path: Path, new_path: Path, old_schema: pa.Schema, new_schema: pa.Schema,
-                redirects: list[dict], folders: tuple[Path, Path], *,
-                exact: bool = False) -> None:
-    """Diff one table present in both releases. Pass 1 reads each file once (side by side)
-    into (join key, row number, row hash); one join finds the changed, added and removed rows;
-    pass 2 fetches just those rows by row number. The join key is a 64-bit hash of the key
-    unless `exact`; a hash collision shows as a duplicate or a key mismatch and reruns exact."""
-    kind = "provenance" if table in PROVENANCE_TABLES else "value"
-    old_types = {f.name: f.type for f in old_schema}
-    new_types = {f.name: f.type for f in new_schema}
+class _KeyHashCollision(Exception):
+    """Two different keys share a 64-bit hash: the table is diffed again on the exact keys."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _TablePair:
+    """One table present in both releases: what every step of its diff needs to know."""
+
+    con: duckdb.DuckDBPyConnection
+    table: str
+    key: str
+    old_path: Path
+    new_path: Path
+    old_types: dict[str, pa.DataType]
+    new_types: dict[str, pa.DataType]
+    folders: tuple[Path, Path]
+    renamed: dict[str, str]  # old id -> new id, one old row paired with one new row
+    merged: dict[str, str]  # old id -> the id of the entity it was folded into
+
+    @property
+    def kind(self) -> str:
+        return "provenance" if self.table in PROVENANCE_TABLES else "value"
+
+    @property
+    def columns(self) -> list[str]:
+        """The non-key columns of both sides, in NEW's order."""
+        return [c for c in self.new_types if c in self.old_types and c != self.key]
+
+    def same_type(self, column: str) -> bool:
+        before, after = self.old_types[column], self.new_types[column]
+        return before.equals(after) or type_name(before) == type_name(after)
+
+    def value(self, side: str, column: str) -> str:
+        """SQL for a cell as compared: retyped columns compare as text, so int 5 -> float 5.0 is
+        no change."""
+        expr = f"{side}.{_q(column)}"
+        if self.same_type(column):
+            return expr
+        return _render(expr, (self.old_types if side == "o" else self.new_types)[column])
+
+    @property
+    def keys_as_text(self) -> bool:
+        """Keys compare as text when they need mapping (renames) or their types differ."""
+        return bool(self.renamed) or (type_name(self.old_types[self.key])
+                                      != type_name(self.new_types[self.key]))
+
+    def join_key(self, side: str, exact: bool) -> str:
+        """SQL for the key a row joins on; old keys move to their new id first (renames)."""
+        expr = f"{side}.{_q(self.key)}"
+        if self.keys_as_text:
+            expr = f"CAST({expr} AS VARCHAR)"
+        if side == "o" and self.renamed:
+            expr = f"COALESCE(rd.new_id, {expr})"
+        return expr if exact else KEY_HASH.format(expr)
+
+    def expected_new_key(self, o_key: str) -> str:
+        """SQL for the new key an old key pairs with."""
+        if not self.keys_as_text:
+            return o_key
+        mapped = f"CAST({o_key} AS VARCHAR)"
+        return f"COALESCE(rd.new_id, {mapped})" if self.renamed else mapped
+
+
+WORK_TABLES = ("side_o", "side_n", "j", "cand", "rows_o", "rows_n", "pairs")
+
+
+def _table_pair(con: duckdb.DuckDBPyConnection, table: str, key: str, paths: tuple[Path, Path],
+                schemas: tuple[pa.Schema, pa.Schema], redirects: list[dict],
+                folders: tuple[Path, Path]) -> _TablePair:
+    """Check what would make the diff meaningless (a reserved column name, null keys), resolve
+    the table's redirects and store them in table rd for the joins."""
+    old_types = {f.name: f.type for f in schemas[0]}
+    new_types = {f.name: f.type for f in schemas[1]}
     if ROW_NUMBER in old_types or ROW_NUMBER in new_types:
         raise DiffError(f"table {table} has a column named {ROW_NUMBER}, which the diff "
                         f"reserves")
-    columns = [c for c in new_schema.names if c in old_types and c != key]
-    same_type = {c: old_types[c].equals(new_types[c]) or type_name(old_types[c]) ==
-                 type_name(new_types[c]) for c in columns}
-
-    def value(side: str, column: str) -> str:
-        # Retyped columns compare as text, so int 5 -> float 5.0 is no change.
-        types = old_types if side == "o" else new_types
-        expr = f"{side}.{_q(column)}"
-        return expr if same_type[column] else _render(expr, types[column])
-
-    def row_hash(side: str) -> str:
-        return "hash(" + ", ".join(value(side, c) for c in columns) + ")" if columns else "0"
-
-    for path, folder in ((old_path, folders[0]), (new_path, folders[1])):
+    for path, folder in zip(paths, folders, strict=True):
         nulls = _null_keys(con, path, key)
         if nulls:
             raise DiffError(f"null primary key {key} in table {table} ({nulls} rows) in {folder}")
-
-    renamed, merged = _resolve_redirects(con, table, redirects, old_path, new_path, key)
+    renamed, merged = _resolve_redirects(con, table, redirects, *paths, key)
     con.execute("CREATE OR REPLACE TABLE rd (old_id VARCHAR, new_id VARCHAR, paired BOOLEAN)")
     if renamed or merged:
         con.executemany("INSERT INTO rd VALUES (?, ?, ?)",
                         [(o, n, True) for o, n in renamed.items()]
                         + [(o, n, False) for o, n in merged.items()])
+    return _TablePair(con, table, key, *paths, old_types, new_types, folders, renamed, merged)
 
-    # Old keys move to their new id before the join (paired renames only); keys compare as text
-    # when they need mapping or their types differ.
-    qk = _q(key)
-    as_text = bool(renamed) or type_name(old_types[key]) != type_name(new_types[key])
 
-    def join_key(side: str) -> str:
-        expr = f"CAST({side}.{qk} AS VARCHAR)" if as_text else f"{side}.{qk}"
-        if side == "o" and renamed:
-            expr = f"COALESCE(rd.new_id, {expr})"
-        return expr if exact else KEY_HASH.format(expr)
-
-    def expected_new_key(o_key: str) -> str:  # the new key an old key pairs with
-        if not as_text:
-            return o_key
-        mapped = f"CAST({o_key} AS VARCHAR)"
-        return f"COALESCE(rd.new_id, {mapped})" if renamed else mapped
-
-    rename_join = f"LEFT JOIN rd ON rd.paired AND rd.old_id = CAST(o.{qk} AS VARCHAR)"
+def _hash_rows(pair: _TablePair, exact: bool) -> None:
+    """Pass 1: each file once, side by side (see _parallel), into side_o / side_n of (join key,
+    row number, one 64-bit hash per column). Per-column hashes let pass 2 read only the
+    columns that changed."""
     rn = _q(ROW_NUMBER)
-    # Pass 1: both files at once, one thread each (see _parallel).
-    _parallel(con, [
-        f"CREATE OR REPLACE TABLE side_o AS SELECT {join_key('o')} AS jk, o.{rn} AS rn, "
-        f"{row_hash('o')} AS h" + (", rd.new_id IS NOT NULL AS moved" if renamed else "")
-        + f" FROM {_scan(old_path, row_numbers=True)} o {rename_join if renamed else ''}",
-        f"CREATE OR REPLACE TABLE side_n AS SELECT {join_key('n')} AS jk, n.{rn} AS rn, "
-        f"{row_hash('n')} AS h FROM {_scan(new_path, row_numbers=True)} n",
-    ])
-    (rows_o, rows_n), = con.execute(
-        "SELECT (SELECT count(*) FROM side_o), (SELECT count(*) FROM side_n)").fetchall()
 
+    def hashes(side: str) -> str:
+        return "".join(f", hash({pair.value(side, c)}) AS h{i}"
+                       for i, c in enumerate(pair.columns))
+
+    rename_join = f"LEFT JOIN rd ON rd.paired AND rd.old_id = CAST(o.{_q(pair.key)} AS VARCHAR)"
+    _parallel(pair.con, [
+        f"CREATE OR REPLACE TABLE side_o AS SELECT {pair.join_key('o', exact)} AS jk, "
+        f"o.{rn} AS rn{hashes('o')}" + (", rd.new_id IS NOT NULL AS moved" if pair.renamed else "")
+        + f" FROM {_scan(pair.old_path, row_numbers=True)} o {rename_join if pair.renamed else ''}",
+        f"CREATE OR REPLACE TABLE side_n AS SELECT {pair.join_key('n', exact)} AS jk, "
+        f"n.{rn} AS rn{hashes('n')} FROM {_scan(pair.new_path, row_numbers=True)} n",
+    ])
+
+
+def _join_sides(pair: _TablePair, exact: bool) -> list[str]:
+    """One full outer join of side_o and side_n into cand, the (old row, new row) pairs that were
+    added, removed, renamed or differ in a column hash; returns the columns that differ in some
+    pair. Raises DiffError on a duplicate key, or _KeyHashCollision when the counts say two keys
+    only share a hash."""
+    con, columns = pair.con, pair.columns
+    differs = [f"o.h{i} <> n.h{i}" for i in range(len(columns))]
+    changed = " OR ".join(["o.jk IS NULL", "n.jk IS NULL", *differs]
+                          + (["o.moved"] if pair.renamed else []))
     # One aggregate over the join gives the counts that reveal duplicate keys (without another
-    # pass over the files) and the small list of rows that differ.
-    changed = "o.jk IS NULL OR n.jk IS NULL OR o.h <> n.h" + (" OR o.moved" if renamed else "")
+    # pass over the files), which columns changed, and the small list of rows that differ.
     con.execute(f"""
         CREATE OR REPLACE TABLE j AS
         SELECT count(*) FILTER (o.jk IS NOT NULL AND n.jk IS NOT NULL) AS matched,
                count(*) FILTER (n.jk IS NULL) AS only_o,
                count(*) FILTER (o.jk IS NULL) AS only_n,
+               {"".join(f"bool_or({d}) AS d{i}, " for i, d in enumerate(differs))}
                list({{'o_rn': o.rn, 'n_rn': n.rn, 'jk': COALESCE(o.jk, n.jk)}})
                    FILTER ({changed}) AS pairs
         FROM side_o o FULL OUTER JOIN side_n n ON o.jk = n.jk
     """)
-    (matched, only_o, only_n), = con.execute("SELECT matched, only_o, only_n FROM j").fetchall()
+    (matched, only_o, only_n, *flags), = con.execute(
+        "SELECT matched, only_o, only_n" + "".join(f", d{i}" for i in range(len(columns)))
+        + " FROM j").fetchall()
     con.execute("CREATE OR REPLACE TABLE cand AS "
                 "SELECT unnest(COALESCE(pairs, []), recursive := true) FROM j")
+    (rows_o, rows_n), = con.execute(
+        "SELECT (SELECT count(*) FROM side_o), (SELECT count(*) FROM side_n)").fetchall()
     _drop(con, "j", "side_o", "side_n")
     (dup_o, dup_n), = con.execute("""
         SELECT count(jk) FILTER (n_rn IS NULL) - count(DISTINCT jk) FILTER (n_rn IS NULL),
@@ -379,83 +436,123 @@ def _diff_table(con: duckdb.DuckDBPyConnection, table: str, key: str,
     # Without duplicates every row joins at most once: rows = matched + unmatched, per side,
     # and no key occurs twice among the unmatched rows.
     if matched + only_o != rows_o or matched + only_n != rows_n or dup_o or dup_n:
-        for path, folder in ((old_path, folders[0]), (new_path, folders[1])):
-            _check_keys(con, table, key, path, folder)  # names the duplicate, exactly
-        _drop(con, "cand")
+        for path, folder in zip((pair.old_path, pair.new_path), pair.folders, strict=True):
+            _check_keys(con, pair.table, pair.key, path, folder)  # names the duplicate, exactly
         if not exact:  # no duplicate after all: two keys share a hash
-            _diff_table(con, table, key, old_path, new_path, old_schema, new_schema,
-                        redirects, folders, exact=True)
-            return
-        raise DiffError(f"table {table}: the keys of {folders[0]} and {folders[1]} do not pair "
-                        f"one to one")
+            raise _KeyHashCollision(pair.table)
+        raise DiffError(f"table {pair.table}: the keys of {pair.folders[0]} and "
+                        f"{pair.folders[1]} do not pair one to one")
+    return [column for column, flag in zip(columns, flags, strict=True) if flag]
 
-    # Pass 2: the rows that differ, fetched by row number from both files at once.
-    col_list = ", ".join(f"x.{_q(c)}" for c in columns)
-    _parallel(con, [
-        f"CREATE OR REPLACE TABLE rows_{side} AS SELECT x.{rn} AS rn, x.{qk} AS k"
-        + (f", {col_list}" if columns else "")
-        + f" FROM {_scan(path, row_numbers=True)} x "
+
+def _fetch_rows(pair: _TablePair, columns: list[str]) -> None:
+    """Pass 2: the key and the given columns of just the rows in cand, by row number, from both
+    files at once (rows_o, rows_n), and their pairing with keys (pairs)."""
+    rn, qk = _q(ROW_NUMBER), _q(pair.key)
+    col_list = "".join(f", x.{_q(c)}" for c in columns)
+    _parallel(pair.con, [
+        f"CREATE OR REPLACE TABLE rows_{side} AS SELECT x.{rn} AS rn, x.{qk} AS k{col_list} "
+        f"FROM {_scan(path, row_numbers=True)} x "
         f"WHERE x.{rn} IN (SELECT {side}_rn FROM cand WHERE {side}_rn IS NOT NULL)"
-        for side, path in (("o", old_path), ("n", new_path))
+        for side, path in (("o", pair.old_path), ("n", pair.new_path))
     ])
-    con.execute("""
+    pair.con.execute("""
         CREATE OR REPLACE TABLE pairs AS
         SELECT c.o_rn, c.n_rn, o.k AS o_key, n.k AS n_key
         FROM cand c LEFT JOIN rows_o o ON o.rn = c.o_rn LEFT JOIN rows_n n ON n.rn = c.n_rn
     """)
-    if not exact:
-        # Rows paired by key hash must have the keys that pair; anything else is a collision.
-        (mismatched,), = con.execute(f"""
-            SELECT count(*) FROM pairs
-            {"LEFT JOIN rd ON rd.paired AND rd.old_id = CAST(o_key AS VARCHAR)"
-             if renamed else ""}
-            WHERE o_rn IS NOT NULL AND n_rn IS NOT NULL
-              AND {expected_new_key("o_key")} IS DISTINCT FROM
-                  {"CAST(n_key AS VARCHAR)" if as_text else "n_key"}
-        """).fetchall()
-        if mismatched:
-            _drop(con, "cand", "rows_o", "rows_n", "pairs")
-            _diff_table(con, table, key, old_path, new_path, old_schema, new_schema,
-                        redirects, folders, exact=True)
-            return
 
+
+def _check_paired_keys(pair: _TablePair) -> None:
+    """Rows paired by key hash must have keys that pair; anything else is a collision."""
+    (mismatched,), = pair.con.execute(f"""
+        SELECT count(*) FROM pairs
+        {"LEFT JOIN rd ON rd.paired AND rd.old_id = CAST(o_key AS VARCHAR)"
+         if pair.renamed else ""}
+        WHERE o_rn IS NOT NULL AND n_rn IS NOT NULL
+          AND {pair.expected_new_key("o_key")} IS DISTINCT FROM
+              {"CAST(n_key AS VARCHAR)" if pair.keys_as_text else "n_key"}
+    """).fetchall()
+    if mismatched:
+        raise _KeyHashCollision(pair.table)
+
+
+def _insert_row_changes(pair: _TablePair) -> None:
+    """One row per added, removed or renamed entity; a merged old id is removed, with the id it
+    was folded into as its new value."""
     entity = "COALESCE(CAST(n_key AS VARCHAR), CAST(o_key AS VARCHAR))"
-    con.execute(f"""
+    pair.con.execute(f"""
         INSERT INTO changes
-        SELECT {_lit(table)}, {entity},
+        SELECT {_lit(pair.table)}, {entity},
                CASE WHEN o_rn IS NULL THEN 'added' WHEN n_rn IS NULL THEN 'removed'
                     ELSE 'renamed' END,
                NULL,
                CASE WHEN n_rn IS NOT NULL AND o_rn IS NOT NULL THEN CAST(o_key AS VARCHAR) END,
                CASE WHEN o_rn IS NULL THEN NULL
                     WHEN n_rn IS NULL THEN rd.new_id ELSE CAST(n_key AS VARCHAR) END,
-               {_lit(kind)}
+               {_lit(pair.kind)}
         FROM pairs LEFT JOIN rd ON NOT rd.paired AND rd.old_id = CAST(pairs.o_key AS VARCHAR)
         WHERE o_rn IS NULL OR n_rn IS NULL
            OR CAST(o_key AS VARCHAR) <> CAST(n_key AS VARCHAR)
     """)
-    if columns:
-        # Unpivot while joining the two sides: per pair, one list entry per column that
-        # differs (null to null is no change), rendered as text only for those cells.
-        cells = []
-        for column in columns:
-            o_col, n_col = f"o.{_q(column)}", f"n.{_q(column)}"
-            o_text = _render(o_col, old_types[column])
-            n_text = _render(n_col, new_types[column])
-            differs = (f"{o_col} IS DISTINCT FROM {n_col}" if same_type[column]
-                       else f"{o_text} IS DISTINCT FROM {n_text}")
-            cells.append(f"{{'f': {_lit(column)}, 'd': {differs}, "
-                         f"'o': CASE WHEN {differs} THEN {o_text} END, "
-                         f"'n': CASE WHEN {differs} THEN {n_text} END}}")
-        con.execute(f"""
-            INSERT INTO changes
-            SELECT {_lit(table)}, entity_id, 'changed', c.f, c.o, c.n, {_lit(kind)}
-            FROM (SELECT CAST(n.k AS VARCHAR) AS entity_id,
-                         unnest(list_filter([{", ".join(cells)}], lambda z: z.d)) AS c
-                  FROM cand JOIN rows_o o ON o.rn = cand.o_rn
-                            JOIN rows_n n ON n.rn = cand.n_rn)
-        """)
-    _drop(con, "cand", "rows_o", "rows_n", "pairs")
+
+
+def _insert_cell_changes(pair: _TablePair, columns: list[str]) -> None:
+    """One row per changed cell of the paired rows, over the given columns."""
+    if not columns:
+        return
+    # Unpivot while joining the two sides: per pair, one list entry per column that differs
+    # (null to null is no change), rendered as text only for those cells.
+    cells = []
+    for column in columns:
+        o_col, n_col = f"o.{_q(column)}", f"n.{_q(column)}"
+        o_text = _render(o_col, pair.old_types[column])
+        n_text = _render(n_col, pair.new_types[column])
+        differs = (f"{o_col} IS DISTINCT FROM {n_col}" if pair.same_type(column)
+                   else f"{o_text} IS DISTINCT FROM {n_text}")
+        cells.append(f"{{'f': {_lit(column)}, 'd': {differs}, "
+                     f"'o': CASE WHEN {differs} THEN {o_text} END, "
+                     f"'n': CASE WHEN {differs} THEN {n_text} END}}")
+    pair.con.execute(f"""
+        INSERT INTO changes
+        SELECT {_lit(pair.table)}, entity_id, 'changed', c.f, c.o, c.n, {_lit(pair.kind)}
+        FROM (SELECT CAST(n.k AS VARCHAR) AS entity_id,
+                     unnest(list_filter([{", ".join(cells)}], lambda z: z.d)) AS c
+              FROM cand JOIN rows_o o ON o.rn = cand.o_rn
+                        JOIN rows_n n ON n.rn = cand.n_rn)
+    """)
+
+
+def _diff_pair(pair: _TablePair, exact: bool) -> None:
+    """The steps of one table's diff, on hashed keys or (`exact`) on the keys themselves."""
+    _hash_rows(pair, exact)
+    changed_columns = _join_sides(pair, exact)
+    (candidates,), = pair.con.execute("SELECT count(*) FROM cand").fetchall()
+    if not candidates:  # identical tables: nothing to fetch
+        return
+    _fetch_rows(pair, changed_columns)
+    if not exact:
+        _check_paired_keys(pair)
+    _insert_row_changes(pair)
+    _insert_cell_changes(pair, changed_columns)
+
+
+def _diff_table(con: duckdb.DuckDBPyConnection, table: str, key: str,
+                old_path: Path, new_path: Path, old_schema: pa.Schema, new_schema: pa.Schema,
+                redirects: list[dict], folders: tuple[Path, Path]) -> None:
+    """Diff one table present in both releases into table changes. Keys join by a 64-bit hash;
+    a collision shows up as a duplicate or a mismatched pair, and the table is diffed again on
+    the exact keys."""
+    pair = _table_pair(con, table, key, (old_path, new_path), (old_schema, new_schema),
+                       redirects, folders)
+    try:
+        try:
+            _diff_pair(pair, exact=False)
+        except _KeyHashCollision:
+            _drop(con, *WORK_TABLES)
+            _diff_pair(pair, exact=True)
+    finally:
+        _drop(con, *WORK_TABLES)
 
 
 # --- public API ------------------------------------------------------------------------------
@@ -479,10 +576,23 @@ def diff_release_dirs(
     release) gives an empty frame, as DESIGN.md says. Raises DiffError on a missing folder, an
     unreadable file or schema, or a duplicate or null primary key.
     """
+    return diff_release_dirs_arrow(old_dir, new_dir, primary_keys=primary_keys,
+                                   redirects=redirects).to_pandas()
+
+
+def diff_release_dirs_arrow(
+    old_dir: Path | None,
+    new_dir: Path,
+    *,
+    primary_keys: dict[str, str] | None = None,
+    redirects: list[dict] | None = None,
+) -> pa.Table:
+    """diff_release_dirs as an Arrow table of CHANGES_SCHEMA (what `sovai diff` uses: no pandas
+    to import or convert to)."""
     new_dir = Path(new_dir)
     new_files = _table_files(new_dir)
     if old_dir is None:
-        return empty_changes()
+        return CHANGES_SCHEMA.empty_table()
     old_dir = Path(old_dir)
     old_files = _table_files(old_dir)
     keys = {**_datapackage_keys(old_dir), **_datapackage_keys(new_dir), **(primary_keys or {})}
@@ -495,28 +605,8 @@ def diff_release_dirs(
                     "kind VARCHAR)")
         schema_rows: list[tuple] = []
         for table in sorted(set(old_files) | set(new_files)):
-            old_path, new_path = old_files.get(table), new_files.get(table)
-            old_schema = _read_schema(old_path) if old_path else None
-            new_schema = _read_schema(new_path) if new_path else None
-            key = keys.get(table)
-            if key is None:
-                raise DiffError(f"no primary key for table {table}: not given and not in "
-                                f"datapackage.json of {old_dir} or {new_dir}")
-            for schema, path in ((old_schema, old_path), (new_schema, new_path)):
-                if schema is not None and key not in schema.names:
-                    raise DiffError(f"primary key column {key} of table {table} is missing "
-                                    f"from {path}")
-            schema_rows += _schema_rows(table, old_schema, new_schema)
-            kind = "provenance" if table in PROVENANCE_TABLES else "value"
-            if old_path is None:
-                _check_keys(con, table, key, new_path, new_dir)
-                _one_sided_rows(con, table, key, new_path, "added", kind)
-            elif new_path is None:
-                _check_keys(con, table, key, old_path, old_dir)
-                _one_sided_rows(con, table, key, old_path, "removed", kind)
-            else:
-                _diff_table(con, table, key, old_path, new_path, old_schema, new_schema,
-                            redirects, (old_dir, new_dir))
+            schema_rows += _diff_one(con, table, keys.get(table), old_files.get(table),
+                                     new_files.get(table), redirects, (old_dir, new_dir))
         if schema_rows:
             con.executemany("INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?)", schema_rows)
         result = con.sql("""
@@ -527,7 +617,33 @@ def diff_release_dirs(
         raise DiffError(f"cannot compare {old_dir} with {new_dir}: {err}") from err
     finally:
         con.close()
-    return result.cast(CHANGES_SCHEMA).to_pandas()
+    return result.cast(CHANGES_SCHEMA)
+
+
+def _diff_one(con: duckdb.DuckDBPyConnection, table: str, key: str | None,
+              old_path: Path | None, new_path: Path | None, redirects: list[dict],
+              folders: tuple[Path, Path]) -> list[tuple]:
+    """Diff one table of either release into table changes; returns its schema change rows."""
+    old_schema = _read_schema(old_path) if old_path else None
+    new_schema = _read_schema(new_path) if new_path else None
+    if key is None:
+        raise DiffError(f"no primary key for table {table}: not given and not in "
+                        f"datapackage.json of {folders[0]} or {folders[1]}")
+    for schema, path in ((old_schema, old_path), (new_schema, new_path)):
+        if schema is not None and key not in schema.names:
+            raise DiffError(f"primary key column {key} of table {table} is missing "
+                            f"from {path}")
+    kind = "provenance" if table in PROVENANCE_TABLES else "value"
+    if old_path is None:
+        _check_keys(con, table, key, new_path, folders[1])
+        _one_sided_rows(con, table, key, new_path, "added", kind)
+    elif new_path is None:
+        _check_keys(con, table, key, old_path, folders[0])
+        _one_sided_rows(con, table, key, old_path, "removed", kind)
+    else:
+        _diff_table(con, table, key, old_path, new_path, old_schema, new_schema, redirects,
+                    folders)
+    return _schema_rows(table, old_schema, new_schema)
 
 
 def _row_count(path: Path | None) -> int:
@@ -548,6 +664,8 @@ def reconcile_counts(changes: pd.DataFrame, old_dir: Path | None, new_dir: Path)
     """
     new_files = _table_files(Path(new_dir))
     old_files = _table_files(Path(old_dir)) if old_dir is not None else {}
+    import pandas as pd
+
     tables = sorted(set(old_files) | set(new_files) | set(changes["table_name"].dropna()))
     rows = []
     for table in tables:
