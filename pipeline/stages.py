@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.curation.curated import Curated, load_curated
-from pipeline.curation.normalize import ReleaseTables, build_release_tables
+from pipeline.curation.normalize import CuratedEntities, ReleaseTables, build_release_tables
 from pipeline.curation.releases import Release, declared_releases, find_release
 from pipeline.curation.resolve import MentionResolution, build_alias_index, resolve_mentions
 from pipeline.extraction.extract import extract_mentions
@@ -58,12 +58,13 @@ def mentions_for(captures: dict[str, Capture]) -> pd.DataFrame:
 
 
 def normalize(paths: ProjectPaths, curated: Curated, captures: dict[str, Capture],
-              release_date: dt.date, texts: dict[str, SourceText] | None = None
-              ) -> ReleaseTables:
-    """texts: the captures' texts already read in this process (sovai check reads them once
-    for every release), so that each page is folded and each quote searched for once."""
+              release_date: dt.date, texts: dict[str, SourceText] | None = None,
+              entities: CuratedEntities | None = None) -> ReleaseTables:
+    """texts and entities: what this process read already (sovai check builds every release
+    of one curated/), so that each page is folded, each quote searched for and each entity
+    read once."""
     return build_release_tables(curated, load_schemas(paths.schemas), captures, release_date,
-                                texts=texts)
+                                texts=texts, entities=entities)
 
 
 def resolve(paths: ProjectPaths, curated: Curated, mentions: pd.DataFrame,

@@ -396,19 +396,22 @@ def _not_stated_for(claim: Record, key: str) -> dict[str, str]:
     return dict(value)
 
 
+CLAIM_KEYS = {"source", "quote", "basis", "fields", "reference", "note", "not_stated_for"}
+
+
 def _parse_claim(claim: Any, entity: Record, key: str, schema: TableSchema,
-                 sources: dict[str, SourceInfo]) -> ClaimDraft:
+                 claimable: dict[str, ColumnSpec], sources: dict[str, SourceInfo]
+                 ) -> ClaimDraft:
+    """One claim of an entity; `claimable` is the schema's columns but its primary key."""
     if not isinstance(claim, Record):
         raise entity.error("a claim must be a mapping", key=key, column="claims", value=claim)
-    allowed_keys = {"source", "quote", "basis", "fields", "reference", "note", "not_stated_for"}
-    for extra in sorted(set(claim) - allowed_keys):
-        raise claim.error(f"unknown claim key{_did_you_mean(extra, allowed_keys)}", key=key,
+    for extra in sorted(set(claim) - CLAIM_KEYS):
+        raise claim.error(f"unknown claim key{_did_you_mean(extra, CLAIM_KEYS)}", key=key,
                           column=extra)
     basis = claim.get("basis", "stated")
     if basis not in BASES:
         raise claim.error(f"basis must be one of {list(BASES)}", key=key, column="basis",
                           value=basis)
-    claimable = {c.name: c for c in schema.columns if c.name != schema.primary_key}
     draft = ClaimDraft(record=claim, source_id=claim.get("source"), quote=claim.get("quote"),
                        basis=basis, reference=claim.get("reference"), line=None,
                        not_stated_for=_not_stated_for(claim, key))
@@ -470,6 +473,7 @@ def read_entities(table: str, records: list[Record], schema: TableSchema,
     """Validate one entity file: columns, types, allowed values, duplicate IDs, claims."""
     pk = schema.primary_key
     writable = {c.name: c for c in schema.columns if not c.derived}
+    claimable = {c.name: c for c in schema.columns if c.name != pk}
     drafts: dict[str, EntityDraft] = {}
     for record in records:
         key = record.get(pk)
@@ -502,7 +506,7 @@ def read_entities(table: str, records: list[Record], schema: TableSchema,
             if column.precision:
                 check_precision(record, key, column.name, values[column.name],
                                 values.get(column.precision))
-        claims = [_parse_claim(c, record, key, schema, sources)
+        claims = [_parse_claim(c, record, key, schema, claimable, sources)
                   for c in record.get("claims") or []]
         drafts[key] = EntityDraft(table, record, key, values, claims)
     return list(drafts.values())
@@ -657,6 +661,9 @@ class ReleaseTables:
     # source_id -> the capture's text normalize read; it remembers where each quote is, so
     # that validate and the stats search no quote again (empty for tables read back).
     texts: dict[str, SourceText] = field(default_factory=dict)
+    # Every curated entity as read: the same for each release of one curated/, so that
+    # `sovai check` reads them once for all releases (None for tables read back).
+    entities: CuratedEntities | None = None
 
 
 def _supports(claim: ClaimDraft, name: str, value: Any, is_list: bool) -> Any:
@@ -999,15 +1006,17 @@ def quoted_enum_claims(entities: CuratedEntities, schemas: dict[str, TableSchema
 
 def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
                          captures: dict[str, Capture], release_date: dt.date,
-                         texts: dict[str, SourceText] | None = None) -> ReleaseTables:
-    """Every published table of the release dated `release_date`. texts: the captures' texts
-    already read in this process, by source_id (each page is then folded once)."""
+                         texts: dict[str, SourceText] | None = None,
+                         entities: CuratedEntities | None = None) -> ReleaseTables:
+    """Every published table of the release dated `release_date`. texts and entities: what
+    an earlier call read from the same curated/ and captures (ReleaseTables.texts and
+    .entities), so that each page is folded and each entity read once in a process."""
     sources = read_sources(curated, captures, texts)
     check_release_has_sources(curated, sources, release_date)
     scope = release_scope(curated, sources, release_date)
     tables: dict[str, pd.DataFrame] = {"sources": sources_frame(
         schemas["sources"], [s for s in sources.values() if s.source_id in scope.included])}
-    entities = read_curated_entities(curated, schemas, sources)
+    entities = entities or read_curated_entities(curated, schemas, sources)
     resolver = RowResolver(scope)
     references = ReferenceChecker(schemas, entities)
     for table in ENTITY_TABLES:
@@ -1028,7 +1037,8 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
     ordered = {name: tables[name] for name in schemas if name in tables}
     return ReleaseTables(ordered, resolver.external_values, references.dropped,
                          resolver.withheld,
-                         {s: info.text for s, info in sources.items() if info.text is not None})
+                         {s: info.text for s, info in sources.items() if info.text is not None},
+                         entities)
 
 
 def _entity_table(table: str, schema: TableSchema, tables: dict[str, pd.DataFrame],

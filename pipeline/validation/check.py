@@ -60,10 +60,13 @@ def run_check(paths: ProjectPaths, echo: Callable[[str], None] = print) -> int:
     blocking += _quote_failures(curated.entities, texts, titles)
     blocking += _unclaimed_entities(curated.entities)
     unresolved_total = 0
+    entities = None  # read with the first release normalized, then shared by the others
     for release in releases:
         try:
             captures = stages.release_captures(report.captures, curated, release)
-            tables = stages.normalize(paths, curated, report.captures, release.date, texts)
+            tables = stages.normalize(paths, curated, report.captures, release.date, texts,
+                                      entities)
+            entities = tables.entities
             resolution = stages.resolve(paths, curated, stages.mentions_for(captures), tables)
         except CuratedError as err:
             blocking.append(f"release {release.key}: {err}")
