@@ -14,13 +14,12 @@ from pipeline.paths import ProjectPaths, project_paths
 
 
 def _quiet_dagster() -> None:
-    # Dagster warns about preview features (partitioned asset checks) on every import.
+    # Dagster's notices about its own Beta APIs are not the build's business; the one Preview
+    # notice the definitions cause (partitioned asset checks) is filtered where it is made.
     warnings.filterwarnings("ignore", module="dagster")
-    warnings.filterwarnings("ignore", message=".*PreviewWarning.*")
     try:
-        from dagster import BetaWarning, PreviewWarning
+        from dagster import BetaWarning
 
-        warnings.filterwarnings("ignore", category=PreviewWarning)
         warnings.filterwarnings("ignore", category=BetaWarning)
     except ImportError:
         pass
@@ -29,10 +28,11 @@ def _quiet_dagster() -> None:
 def run_build(paths: ProjectPaths, release_key: str | None = None, *, echo=click.echo,
               instance=None, verbose: bool = False) -> list[dict]:
     """Build every declared release in date order (or one, after the ones before it that are
-    missing from the output folder): drafts are rebuilt by a real in-process Dagster run,
-    published ones are only verified. Holds the project's lock. Raises on the first
+    missing from the output folder): drafts are rebuilt by a real Dagster run (in-process
+    unless $SOVAI_EXECUTOR names another executor), published ones are only verified. When
+    every release to build is sealed and the project's instance has recorded them, nothing
+    heavier than hashlib and json is imported. Holds the project's lock. Raises on the first
     failure."""
-    _quiet_dagster()
     from pipeline.lock import project_lock
 
     with project_lock(paths.dagster_home, "build", echo=echo):
@@ -40,98 +40,248 @@ def run_build(paths: ProjectPaths, release_key: str | None = None, *, echo=click
                              verbose=verbose)
 
 
+# The project's own Dagster instance (.dagster/dagster.yaml): no usage report from a
+# command-line build (Dagster prints a notice otherwise), and no DEBUG log records in the event
+# log. Dagster's events (steps, inputs, outputs, materializations, checks) are stored whatever
+# the level; the DEBUG records are the IO managers' "Loading file from ..." lines, 118 of a
+# 10k build's 473 event-log rows, each its own SQLite commit.
+INSTANCE_SETTINGS = {"telemetry": "telemetry:\n  enabled: false\n",
+                     "python_logs": "python_logs:\n  python_log_level: INFO\n"}
+
+
 def _project_instance_settings(home: Path) -> None:
-    """The project's own Dagster instance (.dagster/dagster.yaml), written once: no usage
-    report from a command-line build (Dagster prints a notice otherwise)."""
+    """Add to .dagster/dagster.yaml each of INSTANCE_SETTINGS it does not set yet (an
+    operator's own settings are kept)."""
+    import yaml
+
     home.mkdir(parents=True, exist_ok=True)
-    settings = home / "dagster.yaml"
-    if not settings.is_file() or not settings.read_text(encoding="utf-8").strip():
-        settings.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    path = home / "dagster.yaml"
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    try:
+        present = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return  # Dagster reports the operator's broken file itself
+    missing = [v for k, v in INSTANCE_SETTINGS.items()
+               if not isinstance(present, dict) or k not in present]
+    if missing and isinstance(present, dict):
+        path.write_text(text + ("\n" if text and not text.endswith("\n") else "")
+                        + "".join(missing), encoding="utf-8")
 
 
 def _verify_sealed_first(paths: ProjectPaths, releases: list, echo) -> None:
     """Before anything is built: undo an interrupted build, then verify every sealed release
     (a draft's diff is computed against them, so they are checked whatever is built)."""
-    from pipeline.publishing.publish import check_sealed, recover_interrupted
+    from pipeline.curation.releases import SealedReleaseError
+    from pipeline.validation.verify import read_anchors, sealed_release_problems
 
     if paths.releases.exists() and not paths.releases.is_dir():
         raise click.ClickException(f"{paths.releases}: not a folder, so no release can be "
                                    f"written there; nothing was published")
-    for line in recover_interrupted(paths.releases):
-        echo(f"releases/: {line}")
+    if paths.releases.is_dir() and any(p.name.startswith((".tmp-", ".old-"))
+                                       for p in paths.releases.iterdir()):
+        # publish (pandas, pyarrow) is imported only when there is something to undo.
+        from pipeline.publishing.publish import recover_interrupted
+
+        for line in recover_interrupted(paths.releases):
+            echo(f"releases/: {line}")
+    # publish.check_sealed's checks, with index.json read once and without publish's imports.
+    anchors = read_anchors(paths.releases)
     for release in releases:
         if release.sealed:
-            check_sealed(release, paths.releases)
+            problems = sealed_release_problems(paths.releases / release.key,
+                                               anchors.get(release.key))
+            if problems:
+                raise SealedReleaseError(f"release {release.key} is sealed, but "
+                                         + "; ".join(problems))
+
+
+def _selected_releases(paths: ProjectPaths, releases: list, release_key: str | None) -> list:
+    """Every declared release, or the one asked for after the earlier ones whose folder is
+    missing (the diff needs the previous folder)."""
+    if release_key is None:
+        return releases
+    wanted = [r for r in releases if r.key == release_key]
+    if not wanted:
+        raise click.ClickException(
+            f"release {release_key} is not declared in curated/releases.yaml "
+            f"(declared: {', '.join(r.key for r in releases)})")
+    return [r for r in releases if r.date < wanted[0].date
+            and not (paths.releases / r.key / "datapackage.json").is_file()] + wanted
 
 
 def _build_locked(paths: ProjectPaths, release_key: str | None, *, echo, instance,
                   verbose: bool) -> list[dict]:
-    import dagster as dg
+    from pipeline.curation.curated import load_curated
+    from pipeline.curation.releases import declared_releases
 
-    from pipeline.definitions import BUILD_JOB, build_definitions
-    from pipeline.defs.sealed import record_sealed
-    from pipeline.publishing.publish import refresh_release_index
-    from pipeline.stages import load_project
-
-    curated, _, releases = load_project(paths)
+    curated = load_curated(paths.curated)  # all of it: bad input is reported before any run
+    releases = declared_releases(curated)
     _verify_sealed_first(paths, releases, echo)
-    if release_key is not None:
-        wanted = [r for r in releases if r.key == release_key]
-        if not wanted:
-            raise click.ClickException(
-                f"release {release_key} is not declared in curated/releases.yaml "
-                f"(declared: {', '.join(r.key for r in releases)})")
-        # Earlier releases are built only if missing: the diff needs the previous folder.
-        selected = [r for r in releases if r.date < wanted[0].date
-                    and not (paths.releases / r.key / "datapackage.json").is_file()] + wanted
-    else:
-        selected = releases
-    statuses = {r.key: r.status for r in releases}
+    selected = _selected_releases(paths, releases, release_key)
     os.environ.setdefault("DAGSTER_HOME", str(paths.dagster_home))
-    _project_instance_settings(Path(os.environ["DAGSTER_HOME"]))
-    if instance is None:
-        instance = dg.DagsterInstance.get()
-    defs = build_definitions(paths.root)
-    job = defs.resolve_job_def(BUILD_JOB)
-    sealed = [r for r in selected if r.sealed]  # verified above
-    if sealed:  # one index write and one record for all of them, before any draft
-        refresh_release_index(paths.releases, paths.raw, statuses)
-        record_sealed(instance, paths, sealed)  # shown as materialized, checksums too
-    results = []
+    home = Path(os.environ["DAGSTER_HOME"])
+    _project_instance_settings(home)
+    if any(r.sealed for r in selected):  # verified above; indexed and recorded before drafts
+        instance = _index_and_record_sealed(paths, releases, home, instance)
+    results, run = [], None
     for release in selected:
         if release.sealed:
             echo(f"{release.key} {release.title}: published (sealed); checksums verified, "
                  f"not rebuilt")
             results.append({"release": release.key, "sealed": True})
             continue
-        run_config = {"resources": {"settings": {"config": {
-            "root": str(paths.root), "releases_dir": str(paths.releases)}}},
-            # Dagster's own event log (and its stack traces) only when asked for: a failure
-            # is reported below in one line per failed step.
-            "loggers": {"console": {"config": {"log_level": "DEBUG" if verbose
-                                                             else "CRITICAL"}}}}
-        result = job.execute_in_process(partition_key=release.key, run_config=run_config,
-                                        instance=instance, raise_on_error=False)
-        if not result.success:
-            raise click.ClickException(_run_failure(result, release.key))
-        failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
-        if failed_checks:
-            raise click.ClickException(_check_failure(failed_checks, release.key))
-        metadata = _publish_metadata(result)
-        echo(f"{release.key} {release.title}: built {paths.releases / release.key}")
-        echo("  stages: " + ", ".join(_stage_times(result)))
-        for key in ("claims", "verified_quote_share", "unresolved_mentions",
-                    "external_basis_values", "conflicts", "withheld_rows",
-                    "dropped_references"):
-            if key in metadata:
-                echo(f"  {key}: {metadata[key]}")
-        rows = {k.removeprefix("rows_"): v for k, v in metadata.items() if k.startswith("rows_")}
-        if rows:
-            echo("  rows: " + ", ".join(f"{k} {v}" for k, v in rows.items()))
-        results.append({"release": release.key, "sealed": False, "run_id": result.run_id,
-                        **metadata})
-    del curated
+        if run is None:  # the definitions are built once, when the first draft needs them
+            instance = instance or _project_instance()
+            run = _release_runner(paths, instance, curated)
+        results.append(_build_draft(run, paths, release, echo=echo, verbose=verbose))
     return results
+
+
+def _project_instance():
+    _quiet_dagster()
+    import dagster as dg
+
+    return dg.DagsterInstance.get()
+
+
+SEALED_RECORDED = "sealed_recorded.json"  # in the Dagster home: what it has recorded
+
+
+def _index_and_record_sealed(paths: ProjectPaths, releases: list, home: Path, instance):
+    """Refresh releases/index.json (and the captures beside it) and record every sealed
+    release in the Dagster instance, once: the project's instance notes the state it
+    recorded (a fingerprint of index.json, the statuses, the folders and captures present) in
+    its home, and a build that finds the same state imports neither Dagster nor pandas.
+    Returns the instance used, or None if nothing was to be done."""
+    mark = home / SEALED_RECORDED
+    key = str(paths.releases.resolve())
+    if instance is None and _read_json(mark).get(key) == _releases_state(paths, releases):
+        return None
+    from pipeline.publishing.publish import refresh_release_index
+
+    refresh_release_index(paths.releases, paths.raw, {r.key: r.status for r in releases})
+    project = instance is None
+    instance = instance or _project_instance()
+    from pipeline.defs.sealed import record_sealed
+
+    record_sealed(instance, paths, [r for r in releases if r.sealed])
+    if project:  # an instance handed in (a test's) is not the one the mark describes
+        _write_json(mark, {**_read_json(mark), key: _releases_state(paths, releases)})
+    return instance
+
+
+def _releases_state(paths: ProjectPaths, releases: list) -> str:
+    """What refresh_release_index writes from, cheaply: index.json's sha256, the declared
+    statuses, each entry of releases/ (its datapackage.json's size and mtime) and each
+    published capture's size. The sealed folders' own bytes are checked against index.json
+    before this is asked."""
+    import hashlib
+    import json
+
+    from pipeline.curation.releases import sha256_file
+
+    folder = paths.releases
+    index = folder / "index.json"
+    if not index.is_file():
+        return ""
+
+    def stat(path: Path) -> list[int] | None:
+        return [path.stat().st_size, path.stat().st_mtime_ns] if path.is_file() else None
+
+    state = {"index": sha256_file(index), "statuses": {r.key: r.status for r in releases},
+             "entries": {p.name: stat(p / "datapackage.json") for p in sorted(folder.iterdir())},
+             "captures": {p.relative_to(folder).as_posix(): p.stat().st_size
+                          for p in sorted((folder / "captures").glob("*/*"))}}
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+
+
+def _read_json(path: Path) -> dict:
+    import json
+
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # no mark (or a damaged one): record again
+    return value if isinstance(value, dict) else {}
+
+
+def _write_json(path: Path, value: dict) -> None:
+    import json
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(value, handle, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def _release_runner(paths: ProjectPaths, instance, curated):
+    """A function (release key, run config) -> the run's result. In-process by default: the
+    job, built once, runs with execute_in_process, and its curated_records step reuses
+    `curated` (this process's parse). Any other executor ($SOVAI_EXECUTOR) runs through
+    execute_job, whose step processes rebuild the job from
+    pipeline.definitions.build_release_job (so the instance must be a persistent one)."""
+    _quiet_dagster()
+    import dagster as dg
+
+    from pipeline.definitions import (
+        IN_PROCESS,
+        MULTIPROCESS,
+        ExecutorSettingError,
+        build_release_job,
+        configured_executor,
+        executor_name,
+    )
+
+    try:
+        configured_executor()
+    except ExecutorSettingError as err:
+        raise click.ClickException(f"{err}; nothing was published") from None
+    if executor_name() == IN_PROCESS:
+        from pipeline.defs.storage import remember_curated
+
+        remember_curated(curated)
+        job = build_release_job(str(paths.root))
+        return lambda key, config: job.execute_in_process(
+            partition_key=key, run_config=config, instance=instance, raise_on_error=False)
+    job = dg.build_reconstructable_job("pipeline.definitions", build_release_job.__name__,
+                                       reconstructable_args=(str(paths.root),))
+    # The multiprocess executor's steps fork from a server that has imported
+    # pipeline.definitions (and so Dagster and pandas) once, instead of each step process
+    # importing them again (spawn, its default).
+    execution = ({"execution": {"config": {"start_method": {"forkserver": {}}}}}
+                 if executor_name() == MULTIPROCESS else {})
+    return lambda key, config: dg.execute_job(job, instance, run_config=config | execution,
+                                              tags={"dagster/partition": key})
+
+
+def _build_draft(run, paths: ProjectPaths, release, *, echo, verbose: bool) -> dict:
+    """One draft built by a Dagster run; what it published, or ClickException naming the
+    failed steps or checks."""
+    run_config = {"resources": {"settings": {"config": {
+        "root": str(paths.root), "releases_dir": str(paths.releases)}}},
+        # Dagster's own event log (and its stack traces) only when asked for: a failure
+        # is reported below in one line per failed step.
+        "loggers": {"console": {"config": {"log_level": "DEBUG" if verbose
+                                                         else "CRITICAL"}}}}
+    result = run(release.key, run_config)
+    if not result.success:
+        raise click.ClickException(_run_failure(result, release.key))
+    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    if failed_checks:
+        raise click.ClickException(_check_failure(failed_checks, release.key))
+    metadata = _publish_metadata(result)
+    echo(f"{release.key} {release.title}: built {paths.releases / release.key}")
+    echo("  stages: " + ", ".join(_stage_times(result)))
+    for key in ("claims", "verified_quote_share", "unresolved_mentions",
+                "external_basis_values", "conflicts", "withheld_rows",
+                "dropped_references"):
+        if key in metadata:
+            echo(f"  {key}: {metadata[key]}")
+    rows = {k.removeprefix("rows_"): v for k, v in metadata.items() if k.startswith("rows_")}
+    if rows:
+        echo("  rows: " + ", ".join(f"{k} {v}" for k, v in rows.items()))
+    return {"release": release.key, "sealed": False, "run_id": result.run_id, **metadata}
 
 
 def _stage_times(result) -> list[str]:

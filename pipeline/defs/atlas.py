@@ -12,7 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from pipeline import stages
-from pipeline.curation.curated import Curated, load_curated
+from pipeline.curation.curated import Curated, load_table_records
 from pipeline.curation.normalize import ReleaseTables
 from pipeline.curation.releases import Release, declared_releases, find_release
 from pipeline.paths import ProjectPaths, default_root, project_paths
@@ -35,8 +35,13 @@ class AtlasSettings(dg.ConfigurableResource):
 
 
 def release_partitions(root: Path) -> dg.StaticPartitionsDefinition:
-    curated = load_curated(root / "curated")
-    return dg.StaticPartitionsDefinition([r.key for r in declared_releases(curated)])
+    """One partition per declared release: read from curated/releases.yaml alone (the rest of
+    curated/ is parsed by the run that needs it)."""
+    curated = root / "curated"
+    releases_only = Curated(root=curated, releases=load_table_records(curated, "releases"),
+                            sources=[], entities={}, redirects=[], conflicts=[],
+                            mention_columns=[])
+    return dg.StaticPartitionsDefinition([r.key for r in declared_releases(releases_only)])
 
 
 def release_of(context: dg.AssetExecutionContext, curated: Curated) -> Release:
@@ -68,7 +73,9 @@ def _input_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefiniti
               description="Everything in curated/: releases, sources, entities with claims. "
                           "Stored as the list of curated/ files with their sha256.")
     def curated_records(context: dg.AssetExecutionContext, settings: AtlasSettings) -> Curated:
-        curated = load_curated(settings.paths().curated)
+        from pipeline.defs.storage import current_curated  # storage imports this module
+
+        curated = current_curated(settings.paths().curated)
         context.add_output_metadata({"sources": len(curated.sources), **{
             f"records_{name}": len(records) for name, records in curated.entities.items()}})
         return curated
