@@ -26,6 +26,33 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _stat(pid: str) -> list[str]:
+    """Fields of /proc/PID/stat after the command name: state, ppid, pgid, ..."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return text.rsplit(")", 1)[1].split()
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()
+            and (fields := _stat(p)) and fields[1] == str(pid)]
+
+
+def _in_group(pgid: int) -> list[int]:
+    """The live processes of a process group (zombies do not count: they have exited)."""
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()
+            and (fields := _stat(p)) and fields[2] == str(pgid) and fields[0] != "Z"]
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def _graphql(port: int, deadline: float) -> dict:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": QUERY}).encode(),
@@ -43,18 +70,28 @@ def _graphql(port: int, deadline: float) -> dict:
         time.sleep(1)
 
 
-def test_the_ui_serves_every_table_on_the_projects_own_dagster_home(tmp_path):
+def test_the_ui_serves_every_table_on_the_projects_own_dagster_home_and_stops_on_sigterm(
+        tmp_path):
     root = write_project(tmp_path / "project")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     server = subprocess.Popen([SOVAI, "--root", str(root), "ui", "--port", str(port)],
                               cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
+    groups = [server.pid]
     try:
         answer = _graphql(port, time.monotonic() + 240)
+        groups += _children(server.pid)  # dagster dev runs in a process group of its own
+        # Stopped as a service manager stops it: SIGTERM to its whole process group.
+        os.killpg(server.pid, signal.SIGTERM)
+        started = time.monotonic()
+        assert server.wait(timeout=90) == 0
+        stopped = time.monotonic() - started
     finally:
-        os.killpg(server.pid, signal.SIGKILL)  # dagster dev ignores SIGTERM for a long time
-        server.wait(timeout=60)
+        for group in groups:
+            _kill_group(group)
+    assert stopped < 60, stopped
+    assert [_in_group(g) for g in groups] == [[] for _ in groups]  # nothing left running
     [repository] = answer["data"]["repositoriesOrError"]["nodes"]
     assert repository["location"]["name"] == "sovai"
     groups = {node["assetKey"]["path"][-1]: node["groupName"]

@@ -503,8 +503,11 @@ def ui(dagster_args: tuple[str, ...]) -> None:
     os.chdir(PACKAGE_ROOT)  # the code location loads this checkout's pipeline package
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ["SOVAI_ROOT"] = str(paths.root)  # ... over this project's data
-    os.execv(str(dagster), [str(dagster), "dev", "-w", str(PACKAGE_ROOT / "workspace.yaml"),
-                            *dagster_args])
+    from pipeline.cli.dagster_dev import run_dagster_dev  # stops it in order on SIGTERM
+
+    raise SystemExit(run_dagster_dev([str(dagster), "dev", "-w", str(PACKAGE_ROOT /
+                                      "workspace.yaml"), *dagster_args], env=os.environ,
+                                     cwd=str(PACKAGE_ROOT)))
 
 
 @main.command()
