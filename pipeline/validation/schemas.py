@@ -257,11 +257,23 @@ def _is_date(series: pd.Series) -> pd.Series:
                                                   and not isinstance(v, dt.datetime)))
 
 
-def _each(test: Callable[[str], bool], name: str) -> pa.Check:
-    """A check of every value, or of every item of a list value; nulls pass (nullability is
-    checked apart)."""
-    return pa.Check(lambda s: s.map(lambda v: is_missing(v) or all(
-        test(x) for x in (v if isinstance(v, list) else [v]))), name=name)
+def _each(test: Callable[[str], bool], name: str, *, lists: bool = False) -> pa.Check:
+    """A check of every value, or (`lists`) of every item of a list value; nulls and empty
+    lists pass (nullability is checked apart). Vectorised: `test` runs once per distinct
+    string, then one membership test covers the column (a 1M-row column of four values is four
+    calls, not a million)."""
+
+    def check(series: pd.Series) -> pd.Series:
+        items = series.explode() if lists else series
+        strings = items[items.map(type).isin([str])] if lists else items.dropna()
+        good = [v for v in strings.unique() if test(v)]
+        passes = items.isin(good)
+        if not lists:
+            return series.isna() | passes
+        # A row passes when every item does, or when it has none (null or empty list).
+        return series.isna() | (series.str.len() == 0) | passes.groupby(level=0).all()
+
+    return pa.Check(check, name=name)
 
 
 def pandera_schema(schema: TableSchema) -> pa.DataFrameSchema:
@@ -273,13 +285,15 @@ def pandera_schema(schema: TableSchema) -> pa.DataFrameSchema:
             checks.append(pa.Check(_list_of_strings, name="list of strings"))
         if c.allowed:
             allowed = frozenset(c.allowed)
-            checks.append(_each(allowed.__contains__, f"{items}one of {list(c.allowed)}"))
+            checks.append(_each(allowed.__contains__, f"{items}one of {list(c.allowed)}",
+                                lists=c.is_list))
         if c.pattern:
             verb = "match" if c.is_list else "matches"
-            checks.append(_each(re.compile(c.pattern).fullmatch, f"{items}{verb} {c.pattern}"))
+            checks.append(_each(re.compile(c.pattern).fullmatch, f"{items}{verb} {c.pattern}",
+                                lists=c.is_list))
         if c.format:
             test, label = FORMATS[c.format]
-            checks.append(_each(test, label))
+            checks.append(_each(test, label, lists=c.is_list))
         if c.type == "date":
             checks.append(pa.Check(_is_date, name="a date"))
         dtype = TYPES[c.type][1]
