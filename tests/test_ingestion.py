@@ -160,3 +160,19 @@ def test_a_source_not_fetched_for_weeks_shows_as_stale(project, tmp_path):
         assert state_after(dt.timedelta(hours=1)) == "PASS"
         assert state_after(FRESHNESS_WARN + dt.timedelta(days=1)) == "WARN"
         assert state_after(FRESHNESS_FAIL + dt.timedelta(days=1)) == "FAIL"
+
+
+def test_one_failing_source_does_not_stop_the_others(project, site):
+    sources_file = project / "curated" / "sources.yaml"
+    sources = yaml.safe_load(sources_file.read_text(encoding="utf-8"))
+    sources.append({**sources[-1], "source_id": "gone-page", "url": site.url + "gone.html"})
+    sources_file.write_text(yaml.safe_dump(sources, allow_unicode=True), encoding="utf-8")
+    defs = build_definitions(project)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
+            instance=instance, run_config=QUIET, raise_on_error=False)
+    assert not result.success  # the run says a source failed ...
+    fetched = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert fetched == {fetch_asset_name(SOURCE)}  # ... and the other one was still fetched
+    assert "/gone.html" in site.requests
+    assert [p.name for p in (project / "raw").iterdir()] == [SOURCE]

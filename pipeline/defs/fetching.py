@@ -89,12 +89,12 @@ def fetch_asset_keys(root: Path) -> list[dg.AssetKey]:
 
 def ingestion_job(root: Path) -> "UnresolvedAssetJobDefinition | None":
     """The job that refreshes every source with a URL (its fetch assets), or None when no source
-    has one. Each fetch is its own step, so one failing source does not stop the others."""
+    has one. Each fetch is its own step, so one failing source does not stop the others; the
+    steps run on the code location's executor ($SOVAI_EXECUTOR, in-process by default)."""
     keys = fetch_asset_keys(root)
     if not keys:
         return None
     return dg.define_asset_job(
         INGEST_JOB, selection=dg.AssetSelection.assets(*keys),
-        executor_def=dg.in_process_executor,  # one process: a fork per step costs ~10 s here
         description="Fetch every source with a URL into raw/ (a changed page is a new capture; "
                     "an unchanged one writes nothing).")
