@@ -163,7 +163,8 @@ def _decode_curated(data: bytes, name: str) -> str:
 
 def _parse_line_tracking(text: str, name: str) -> tuple[yaml.Node | None, Any]:
     """The pure-Python loader: slow (about 4.5 s of CPU per MiB) but the reference for every
-    value, line and error message. The fast path below hands it any file it does not parse cleanly."""
+    value, line and error message. The fast path below hands it any file it does not parse
+    cleanly."""
     try:
         loader = _LineLoader(text)  # which looks for control characters in the whole text first
     except yaml.reader.ReaderError as err:
