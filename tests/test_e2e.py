@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,6 +21,8 @@ import polars as pl
 import pytest
 
 from pipeline.cli.main import run_build
+from pipeline.curation.curated import load_curated
+from pipeline.curation.releases import declared_releases
 from pipeline.paths import project_paths
 from pipeline.site.config import load_publication
 from pipeline.validation.schemas import load_schemas
@@ -192,6 +196,52 @@ def test_published_release_is_sealed(tmp_path):
     with pytest.raises(Exception, match="models.parquet: sha256"):
         _build(root, out, "2026-04-25")
     assert (out / "2026-04-25" / "models.parquet").read_bytes() == b"tampered"
+
+
+HEAVY = ("dagster", "pandas", "pandera", "pyarrow")
+SEALED_BUILD = textwrap.dedent("""
+    import json, sys
+    from pipeline.cli.main import main
+    sys.argv = ["sovai", "--root", sys.argv[1], "build"]
+    try:
+        main()
+    except SystemExit as exit:
+        code = exit.code
+    print(json.dumps({"code": code, "imported": sorted(
+        m for m in %r if m in sys.modules)}))
+""") % (HEAVY,)
+
+
+def _sealed_build(root: Path) -> tuple[dict, str]:
+    """`sovai build` of `root` in a fresh process: its exit code, which heavy libraries it
+    imported, and what it printed."""
+    result = subprocess.run([sys.executable, "-c", SEALED_BUILD, str(root)],
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "DAGSTER_HOME": str(root / ".dagster")})
+    *printed, summary = result.stdout.strip().splitlines()
+    return json.loads(summary), "\n".join(printed) + result.stderr
+
+
+def test_a_build_with_every_release_sealed_verifies_without_dagster_or_pandas(tmp_path):
+    """The first build records the sealed releases in the project's instance; later ones
+    only hash the files (and still refuse a changed one)."""
+    root = tmp_path / "checkout"
+    for name in ("curated", "schemas", "raw", "releases"):
+        shutil.copytree(REPO / name, root / name)
+    sealed = [r.key for r in declared_releases(load_curated(REPO / "curated")) if r.sealed]
+    first, output = _sealed_build(root)
+    assert first["code"] == 0 and "dagster" in first["imported"], output
+    again, output = _sealed_build(root)
+    assert again == {"code": 0, "imported": []}, output
+    assert [line.split()[0] for line in output.splitlines()
+            if line.endswith("checksums verified, not rebuilt")] == sealed
+    for key in sealed:
+        assert _files(root / "releases" / key) == _files(REPO / "releases" / key)
+    table = root / "releases" / sealed[-1] / "models.parquet"
+    table.write_bytes(table.read_bytes()[:-1])
+    tampered, output = _sealed_build(root)
+    assert tampered == {"code": 1, "imported": []}, output
+    assert f"{sealed[-1]}/models.parquet: sha256" in output and "Traceback" not in output
 
 
 def test_sealed_release_cannot_be_overwritten(tmp_path):
