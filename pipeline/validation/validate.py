@@ -10,7 +10,7 @@ import pandera.errors
 
 from pipeline.curation.normalize import UNCLAIMED_VALUES, render_value
 from pipeline.extraction.quotes import SourceText
-from pipeline.validation.schemas import TableSchema, is_missing, pandera_schema
+from pipeline.validation.schemas import ColumnSpec, TableSchema, is_missing, pandera_schema
 
 MAX_MESSAGES = 50
 
@@ -37,6 +37,16 @@ def check_schema(schema: TableSchema, frame: pd.DataFrame) -> list[str]:
     return []
 
 
+def _items(frame: pd.DataFrame, key: str, column: ColumnSpec) -> pd.Series:
+    """A column's values indexed by the row's key, a list's items one per line, in row order,
+    missing values left out; each value the scalar the column's own dtype gives (as a loop
+    over its rows would), so that messages name it the same way."""
+    values = frame[column.name].set_axis(pd.Index(frame[key].to_numpy(), dtype=object))
+    if column.is_list:
+        values = values.explode()
+    return values[~values.isna().to_numpy(dtype=bool)]
+
+
 def check_foreign_keys(tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema]
                        ) -> list[str]:
     keys = {name: set(tables[name][s.primary_key]) for name, s in schemas.items()
@@ -50,13 +60,11 @@ def check_foreign_keys(tables: dict[str, pd.DataFrame], schemas: dict[str, Table
             if not column.references:
                 continue
             targets = set().union(*(keys.get(t, set()) for t in column.references))
-            for key, value in zip(frame[schema.primary_key], frame[column.name], strict=True):
-                items = value if column.is_list else [value]
-                for item in items:
-                    if not is_missing(item) and item not in targets:
-                        messages.append(
-                            f"{name}: {schema.primary_key}={key!r}, column {column.name!r}, "
-                            f"value {item!r}: not a key of {' or '.join(column.references)}")
+            items = _items(frame, schema.primary_key, column)
+            unknown = items[~items.isin(list(targets)).to_numpy(dtype=bool)]
+            messages += [f"{name}: {schema.primary_key}={key!r}, column {column.name!r}, "
+                         f"value {item!r}: not a key of {' or '.join(column.references)}"
+                         for key, item in unknown.head(MAX_MESSAGES).items()]
     return messages[:MAX_MESSAGES]
 
 
@@ -64,8 +72,8 @@ def check_claim_coverage(tables: dict[str, pd.DataFrame], schemas: dict[str, Tab
                          ) -> list[str]:
     """Every published value (each element of a list) has at least one claim."""
     claims = tables["claims"]
-    claimed = set(zip(claims["table_name"], claims["entity_id"], claims["field"],
-                      claims["value"], strict=True))
+    claimed = pd.MultiIndex.from_arrays([claims["table_name"], claims["entity_id"],
+                                         claims["field"], claims["value"]]).unique()
     messages = []
     for name, schema in schemas.items():
         frame = tables.get(name)
@@ -73,14 +81,14 @@ def check_claim_coverage(tables: dict[str, pd.DataFrame], schemas: dict[str, Tab
             continue
         pk = schema.primary_key
         for column in schema.claimed_columns():
-            for key, value in zip(frame[pk], frame[column.name], strict=True):
-                items = value if column.is_list else [value]
-                for item in items:
-                    if is_missing(item) or item in UNCLAIMED_VALUES:
-                        continue
-                    if (name, key, column.name, render_value(item)) not in claimed:
-                        messages.append(f"{name}: {pk}={key!r}, column {column.name!r}, "
-                                        f"value {item!r}: no claim supports it")
+            items = _items(frame, pk, column)
+            items = items[~items.isin(list(UNCLAIMED_VALUES)).to_numpy(dtype=bool)]
+            wanted = pd.MultiIndex.from_arrays([[name] * len(items), items.index,
+                                                [column.name] * len(items),
+                                                items.map(render_value)])
+            unclaimed = items[~wanted.isin(claimed)]
+            messages += [f"{name}: {pk}={key!r}, column {column.name!r}, value {item!r}: no "
+                         f"claim supports it" for key, item in unclaimed.head(MAX_MESSAGES).items()]
     return messages[:MAX_MESSAGES]
 
 
