@@ -112,3 +112,28 @@ def test_a_fetched_capture_starts_one_build_and_a_sealed_release_none(tmp_path):
     _, captures = ticks(_definitions(tmp_path, ALL_PUBLISHED))
     assert not captures.run_requests
     assert "every declared release is published" in captures.skip_message
+
+
+def test_a_draft_declared_after_loading_waits_for_a_reload(tmp_path):
+    """The running code location has no partition for a release declared after it loaded:
+    the sensor says to reload instead of failing its tick, and keeps the change for then."""
+    defs = _definitions(tmp_path, BOTH_DRAFTS)
+    instance = dg.DagsterInstance.ephemeral()
+    first = defs.resolve_sensor_def("inputs_changed").evaluate_tick(
+        dg.build_sensor_context(instance=instance, definitions=defs))
+    releases = tmp_path / "project" / "curated" / "releases.yaml"
+    releases.write_text(releases.read_text(encoding="utf-8")
+                        + "- {date: 2026-06-30, title: June 2026, status: draft}\n",
+                        encoding="utf-8")
+
+    def tick(loaded: dg.Definitions):
+        return loaded.resolve_sensor_def("inputs_changed").evaluate_tick(
+            dg.build_sensor_context(instance=instance, cursor=first.cursor, definitions=loaded))
+
+    waiting = tick(defs)
+    assert not waiting.run_requests
+    assert "release 2026-06-30 was declared after the code location loaded: reload it" \
+        in waiting.skip_message
+    assert waiting.cursor == first.cursor  # the change still counts
+    reloaded = build_definitions(tmp_path / "project")
+    assert [r.partition_key for r in tick(reloaded).run_requests] == ["2026-06-30"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,12 +24,23 @@ import dagster as dg
 
 from pipeline.curation.curated import load_curated
 from pipeline.curation.releases import Release, declared_releases
+from pipeline.defs.atlas import release_partitions
 from pipeline.defs.fetching import ingestion_job
 
 if TYPE_CHECKING:  # the type define_asset_job returns (not exported by dagster)
     from dagster._core.definitions.unresolved_asset_job_definition import (
         UnresolvedAssetJobDefinition,
     )
+
+
+@dataclass(frozen=True)
+class NextDraft:
+    """The partition key of the draft to build, or None and why not. `retry`: the draft is
+    declared but not loaded yet, so a sensor keeps the change that woke it for later."""
+
+    key: str | None
+    why_not: str = ""
+    retry: bool = False
 
 
 def next_draft(releases: list[Release], today: dt.date) -> Release | None:
@@ -92,20 +104,29 @@ def new_capture_request(key: str, new: list[str]) -> dg.RunRequest:
 
 def build_automation(root: Path, job: UnresolvedAssetJobDefinition) -> dict:
     """The schedules and sensors of the code location; `job` builds one release partition."""
-    def next_release(today: dt.date) -> tuple[str | None, str]:
-        """The partition key of the next draft, or None and why there is none."""
+    loaded = set(release_partitions(root).get_partition_keys())  # the job's, as loaded
+
+    def next_release(today: dt.date) -> NextDraft:
+        """The next draft among the releases declared now, if this code location has its
+        partition (a release declared after it loaded has none until it is reloaded)."""
         releases = declared_releases(load_curated(root / "curated"))
         release = next_draft(releases, today)
-        return (release.key, "") if release else (None, no_draft_reason(releases))
+        if release is None:
+            return NextDraft(None, no_draft_reason(releases))
+        if release.key not in loaded:
+            return NextDraft(None, f"release {release.key} was declared after the code location "
+                                   f"loaded: reload it (Deployment > Reload in the UI, or restart "
+                                   f"sovai ui) to build it", retry=True)
+        return NextDraft(release.key)
 
     @dg.schedule(job=job, cron_schedule="0 6 1 * *", execution_timezone="UTC",
                  description="Monthly: build the next draft release.")
     def monthly_release(context: dg.ScheduleEvaluationContext):
-        key, why_not = next_release(context.scheduled_execution_time.date())
-        if key is None:
-            return dg.SkipReason(why_not)
-        return dg.RunRequest(run_key=f"{key}-{context.scheduled_execution_time:%Y-%m}",
-                             partition_key=key)
+        draft = next_release(context.scheduled_execution_time.date())
+        if draft.key is None:
+            return dg.SkipReason(draft.why_not)
+        return dg.RunRequest(run_key=f"{draft.key}-{context.scheduled_execution_time:%Y-%m}",
+                             partition_key=draft.key)
 
     @dg.sensor(job=job, minimum_interval_seconds=300,
                description="Rebuild the next draft when a curated or schema file changes.")
@@ -113,11 +134,12 @@ def build_automation(root: Path, job: UnresolvedAssetJobDefinition) -> dict:
         fingerprint = inputs_fingerprint(root)
         if fingerprint == context.cursor:
             return dg.SkipReason("curated/ and schemas/ are unchanged")
-        key, why_not = next_release(dt.date.today())
-        context.update_cursor(fingerprint)
-        if key is None:
-            return dg.SkipReason(why_not)
-        return dg.RunRequest(run_key=f"{key}-{fingerprint[:16]}", partition_key=key)
+        draft = next_release(dt.date.today())
+        if not draft.retry:  # else the change still counts once the location is reloaded
+            context.update_cursor(fingerprint)
+        if draft.key is None:
+            return dg.SkipReason(draft.why_not)
+        return dg.RunRequest(run_key=f"{draft.key}-{fingerprint[:16]}", partition_key=draft.key)
 
     @dg.sensor(job=job, minimum_interval_seconds=60,
                description="Build the next draft when raw/ holds a fetched capture it did not "
@@ -132,11 +154,12 @@ def build_automation(root: Path, job: UnresolvedAssetJobDefinition) -> dict:
         new = [name for name in names if name not in seen]
         if not new:
             return dg.SkipReason("no new fetched capture in raw/")
-        key, why_not = next_release(dt.date.today())
-        context.update_cursor(json.dumps(names))
-        if key is None:
-            return dg.SkipReason(why_not)
-        return new_capture_request(key, new)
+        draft = next_release(dt.date.today())
+        if not draft.retry:
+            context.update_cursor(json.dumps(names))
+        if draft.key is None:
+            return dg.SkipReason(draft.why_not)
+        return new_capture_request(draft.key, new)
 
     schedules = [monthly_release]
     ingest = ingestion_job(root)
