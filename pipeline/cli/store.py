@@ -33,7 +33,8 @@ def _one_line(store_url: str, err: BaseException) -> str:
 read them there. {_STORE_HELP}
 
 \b
-Example: SOVAI_STORE_ENDPOINT=http://127.0.0.1:9000 sovai store publish s3://atlas/releases""")
+Example: SOVAI_STORE_ENDPOINT=http://127.0.0.1:9000 sovai store publish s3://atlas/releases
+Each command's --help gives its exit codes.""")
 def store_command() -> None:
     pass
 
