@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -102,13 +103,15 @@ def new_capture_request(key: str, new: list[str]) -> dg.RunRequest:
                                "sovai/new_captures": ",".join(sources)[:200]})
 
 
-def build_automation(root: Path, job: UnresolvedAssetJobDefinition) -> dict:
-    """The schedules and sensors of the code location; `job` builds one release partition."""
+NextRelease = Callable[[dt.date], NextDraft]
+
+
+def next_release_finder(root: Path) -> NextRelease:
+    """next_release(today): the next draft among the releases declared now, if this code
+    location has its partition (a release declared after it loaded has none until a reload)."""
     loaded = set(release_partitions(root).get_partition_keys())  # the job's, as loaded
 
     def next_release(today: dt.date) -> NextDraft:
-        """The next draft among the releases declared now, if this code location has its
-        partition (a release declared after it loaded has none until it is reloaded)."""
         releases = declared_releases(load_curated(root / "curated"))
         release = next_draft(releases, today)
         if release is None:
@@ -119,6 +122,11 @@ def build_automation(root: Path, job: UnresolvedAssetJobDefinition) -> dict:
                                    f"sovai ui) to build it", retry=True)
         return NextDraft(release.key)
 
+    return next_release
+
+
+def monthly_schedule(job: UnresolvedAssetJobDefinition, next_release: NextRelease
+                     ) -> dg.ScheduleDefinition:
     @dg.schedule(job=job, cron_schedule="0 6 1 * *", execution_timezone="UTC",
                  description="Monthly: build the next draft release.")
     def monthly_release(context: dg.ScheduleEvaluationContext):
@@ -128,6 +136,11 @@ def build_automation(root: Path, job: UnresolvedAssetJobDefinition) -> dict:
         return dg.RunRequest(run_key=f"{draft.key}-{context.scheduled_execution_time:%Y-%m}",
                              partition_key=draft.key)
 
+    return monthly_release
+
+
+def inputs_changed_sensor(root: Path, job: UnresolvedAssetJobDefinition,
+                          next_release: NextRelease) -> dg.SensorDefinition:
     @dg.sensor(job=job, minimum_interval_seconds=300,
                description="Rebuild the next draft when a curated or schema file changes.")
     def inputs_changed(context: dg.SensorEvaluationContext):
@@ -141,6 +154,11 @@ def build_automation(root: Path, job: UnresolvedAssetJobDefinition) -> dict:
             return dg.SkipReason(draft.why_not)
         return dg.RunRequest(run_key=f"{draft.key}-{fingerprint[:16]}", partition_key=draft.key)
 
+    return inputs_changed
+
+
+def new_captures_sensor(root: Path, job: UnresolvedAssetJobDefinition,
+                        next_release: NextRelease) -> dg.SensorDefinition:
     @dg.sensor(job=job, minimum_interval_seconds=60,
                description="Build the next draft when raw/ holds a fetched capture it did not "
                            "hold at the last tick (the first tick only records what is there).")
@@ -161,14 +179,27 @@ def build_automation(root: Path, job: UnresolvedAssetJobDefinition) -> dict:
             return dg.SkipReason(draft.why_not)
         return new_capture_request(draft.key, new)
 
-    schedules = [monthly_release]
+    return new_captures
+
+
+def daily_ingestion_schedule(ingest: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+    @dg.schedule(job=ingest, cron_schedule="0 5 * * *", execution_timezone="UTC",
+                 description="Daily: fetch every source with a URL (new captures then build the "
+                             "next draft through the new_captures sensor).")
+    def daily_ingestion(context: dg.ScheduleEvaluationContext):
+        return dg.RunRequest(run_key=f"ingest-{context.scheduled_execution_time:%Y-%m-%d}")
+
+    return daily_ingestion
+
+
+def build_automation(root: Path, job: UnresolvedAssetJobDefinition) -> dict:
+    """The schedules and sensors of the code location; `job` builds one release partition.
+    The ingestion job comes with its schedule (Definitions registers a schedule's job)."""
+    next_release = next_release_finder(root)
+    schedules = [monthly_schedule(job, next_release)]
     ingest = ingestion_job(root)
     if ingest is not None:
-        @dg.schedule(job=ingest, cron_schedule="0 5 * * *", execution_timezone="UTC",
-                     description="Daily: fetch every source with a URL (new captures then "
-                                 "build the next draft through the new_captures sensor).")
-        def daily_ingestion(context: dg.ScheduleEvaluationContext):
-            return dg.RunRequest(run_key=f"ingest-{context.scheduled_execution_time:%Y-%m-%d}")
-
-        schedules.append(daily_ingestion)
-    return {"schedules": schedules, "sensors": [inputs_changed, new_captures]}
+        schedules.append(daily_ingestion_schedule(ingest))
+    return {"schedules": schedules,
+            "sensors": [inputs_changed_sensor(root, job, next_release),
+                        new_captures_sensor(root, job, next_release)]}
