@@ -243,8 +243,8 @@ def main() -> int:
             for name, cmd in theirs.items() if number < args.datacompy_repeat else ():
                 runs[name].append(_timed(cmd, args.datacompy_timeout))
             print(f"round {number + 1}: " + "; ".join(
-                f"{name} {r[-1].get('seconds', float('nan')):.2f} s" for name, r in runs.items()
-                if r), flush=True)
+                f"{name} {r[number].get('seconds', float('nan')):.2f} s"
+                for name, r in runs.items() if len(r) > number), flush=True)
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -368,6 +371,30 @@ def test_key_hash_collisions_fall_back_to_exact_keys(tmp_path, monkeypatch):
     assert sorted(diff_release_dirs(one, other)["change"]) == ["added", "removed"]
 
 
+def test_each_row_reports_just_its_own_changed_columns(tmp_path):
+    # Different rows change different columns (and one column changes in no row), so the
+    # columns fetched for the changed rows are a union; no cell is reported where it did not
+    # change, and no changed cell is missed.
+    def edit(tables):
+        models = _models(tables)
+        models["deepseek-v4"]["name"] = "DeepSeek V4.1"
+        models["qwen-3-5"]["downloads"] = 901
+        models["qwen-3-5"]["aliases"] = ["Qwen3.5", "Qwen-3.5"]
+        models["mistral-large"]["model_id"] = "mistral-large-3"  # renamed, values unchanged
+
+    old, new = _pair(tmp_path, edit)
+    redirects = [{"table": "models", "old_id": "mistral-large", "new_id": "mistral-large-3"}]
+    changes = diff_release_dirs(old, new, redirects=redirects)
+    cells = {(r["entity_id"], r["field"]): (r["old_value"], r["new_value"])
+             for r in _rows(changes, change="changed")}
+    assert cells == {("deepseek-v4", "name"): ("DeepSeek V4", "DeepSeek V4.1"),
+                     ("qwen-3-5", "downloads"): ("900", "901"),
+                     ("qwen-3-5", "aliases"): ('["Qwen3.5"]', '["Qwen3.5","Qwen-3.5"]')}
+    assert [(r["old_value"], r["new_value"]) for r in _rows(changes, change="renamed")] == [
+        ("mistral-large", "mistral-large-3")]
+    _assert_reconciles(changes, old, new)
+
+
 # --- release notes -------------------------------------------------------------------------
 
 
@@ -479,3 +506,27 @@ def test_cli_reads_redirects_from_the_project(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert ["models", "0", "0", "0", "1", "0"] in [line.split() for line in
                                                    result.output.splitlines()]
+
+
+DIFF_IMPORTS = textwrap.dedent("""
+    import json, sys
+    from pipeline.cli.main import main
+    sys.argv = ["sovai", "diff", *sys.argv[1:]]
+    try:
+        main()
+    except SystemExit as exit:
+        code = exit.code
+    print(json.dumps({"code": code, "imported": sorted(
+        m for m in ("pandas", "pandera", "dagster", "pyarrow.acero") if m in sys.modules)}))
+""")
+
+
+def test_sovai_diff_runs_without_loading_pandas(tmp_path):
+    # Start-up is most of a small diff's time: pandas, pandera and dagster each take a second
+    # or more to import on this machine, and the diff works in DuckDB and Arrow throughout.
+    old, new = _pair(tmp_path, _qwen_release)
+    result = subprocess.run([sys.executable, "-c", DIFF_IMPORTS, str(old), str(new)],
+                            capture_output=True, text=True, timeout=300)
+    *printed, summary = result.stdout.strip().splitlines()
+    assert json.loads(summary) == {"code": 1, "imported": []}, result.stderr
+    assert ["models", "1", "1", "1", "0", "0"] in [line.split() for line in printed]

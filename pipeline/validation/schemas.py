@@ -270,8 +270,10 @@ def _each(test: Callable[[str], bool], name: str, *, lists: bool = False) -> pa.
         passes = items.isin(good)
         if not lists:
             return series.isna() | passes
-        # A row passes when every item does, or when it has none (null or empty list).
-        return series.isna() | (series.str.len() == 0) | passes.groupby(level=0).all()
+        # A row passes when no item fails: an empty list's one (null) item from explode fails
+        # isin, so empty lists pass apart.
+        failing = passes.index[~passes]
+        return series.isna() | (series.str.len() == 0) | ~series.index.isin(failing)
 
     return pa.Check(check, name=name)
 
