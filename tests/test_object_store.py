@@ -322,9 +322,27 @@ def _publish_rest_and_check(s3, prefix: str) -> None:
     assert sovai("store", "verify", url, "--from", str(RELEASES)).exit_code == 0
 
 
-@pytest.mark.parametrize("kind, allowed", [("upload", 5), ("copy", 3)])
+def _copies_to_publish_the_rest(s3) -> int:
+    """How many copy PUTs publishing every release after the first takes (the last one is
+    index.json), counted on a rehearsal prefix."""
+    url = s3.url("rehearsal")
+    assert publish(url, "--release", FIRST, "--from", str(RELEASES)).exit_code == 0
+    s3.gate.arm("copy", 10**9)
+    try:
+        assert publish(url, "--from", str(RELEASES)).exit_code == 0
+        return s3.gate.seen
+    finally:
+        s3.gate.disarm()
+
+
+@pytest.mark.parametrize("kind, allowed", [("upload", 5), ("copy", 3), ("copy", "all files")])
 def test_a_refused_publish_leaves_the_old_index_and_no_new_release(s3, kind, allowed):
-    prefix = f"refused-{kind}"
+    """Refused on the sixth upload, the fourth copy into place, or index.json's own copy
+    (every new file already in place)."""
+    every_file = allowed == "all files"
+    if every_file:
+        allowed = _copies_to_publish_the_rest(s3) - 1
+    prefix = f"refused-{kind}-{allowed}"
     url = s3.url(prefix)
     assert publish(url, "--release", FIRST, "--from", str(RELEASES)).exit_code == 0
     index_before, before = s3.read(f"{prefix}/index.json"), s3.objects(prefix)
@@ -341,6 +359,8 @@ def test_a_refused_publish_leaves_the_old_index_and_no_new_release(s3, kind, all
     assert not [k for k in left if k.startswith(STAGING)]  # the failed publish cleaned up
     # Refused while uploading: nothing new is left; while copying: some files are in place.
     assert bool(left) == (kind == "copy")
+    if every_file:  # everything the finished rehearsal holds, but its index.json
+        assert left == set(s3.objects("rehearsal")) - set(before)
     _readers_see_only_the_first(s3, prefix, index_before)
     _publish_rest_and_check(s3, prefix)
 
