@@ -30,9 +30,9 @@ def run_build(paths: ProjectPaths, release_key: str | None = None, *, echo=click
     """Build every declared release in date order (or one, after the ones before it that are
     missing from the output folder): drafts are rebuilt by a real Dagster run (in-process
     unless $SOVAI_EXECUTOR names another executor), published ones are only verified. When
-    every release to build is sealed and the project's instance has recorded them, nothing
-    heavier than hashlib and json is imported. Holds the project's lock. Raises on the first
-    failure."""
+    every release to build is sealed and the project's instance has recorded them, neither
+    Dagster, pandas, pandera nor pyarrow is imported (the files are hashed with hashlib).
+    Holds the project's lock. Raises on the first failure."""
     from pipeline.lock import project_lock
 
     with project_lock(paths.dagster_home, "build", echo=echo):
