@@ -86,6 +86,10 @@ def resolve_mentions(mentions: pd.DataFrame, config: list[Record],
                      index: dict[str, dict[str, str]]) -> MentionResolution:
     """Resolve the cells of the columns declared in curated/mention_columns.yaml."""
     resolved, unresolved, set_aside = [], [], []
+    # The cells of each (source, table, column), grouped once: a mask over every mention per
+    # rule made resolution rules x mentions (issue 14).
+    cells_of = (mentions.groupby(["source_id", "table_index", "column_header"], sort=False).indices
+                if len(mentions) else {})
     for rule in config:
         source, table_no, header = rule.get("source"), rule.get("table"), rule.get("column")
         targets = string_list(rule, "resolve_to")
@@ -96,8 +100,7 @@ def resolve_mentions(mentions: pd.DataFrame, config: list[Record],
                              value=unknown[0] if unknown else None)
         not_entities = _not_entities(rule)
         seen: set[str] = set()
-        cells = mentions[(mentions["source_id"] == source) & (mentions["table_index"] == table_no)
-                         & (mentions["column_header"] == header)]
+        cells = mentions.iloc[cells_of.get((source, table_no, header), [])]
         for cell in cells.itertuples(index=False):
             text = re.sub(r"\s+", " ", cell.text)
             for name in _candidates(text, rule.get("split")):
