@@ -28,7 +28,7 @@ from moto.server import ThreadedMotoServer
 from pipeline import dataset
 from pipeline.cli.main import main
 from pipeline.curation.releases import sha256_file
-from pipeline.publishing.store import STAGING, open_store
+from pipeline.publishing.store import STAGING, open_store, publish_to_store
 from pipeline.site.build import build_site
 from pipeline.site.config import load_publication
 
@@ -226,6 +226,31 @@ def test_store_verify_passes_then_names_a_changed_file(s3, tmp_path, cache):
     with pytest.raises(dataset.IntegrityError, match=f"{FIRST}/models.parquet: sha256"):
         dataset.load("models", FIRST, base=url)
     assert not list(cache.rglob("models.parquet"))  # the bad download was not kept
+
+
+def test_a_release_read_once_from_a_store_loads_offline(s3):
+    """A second server (the first one's credentials and bucket), stopped after the first
+    read: the published release comes from the cache without a request, and list_releases
+    falls back to the cached index.json with a warning."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    # Fail fast once the server is gone: one attempt, a one-second connect timeout.
+    options = {"endpoint_url": f"http://{host}:{port}", "config_kwargs": {
+        "connect_timeout": 1, "retries": {"max_attempts": 1}}}
+    try:  # moto keeps its buckets per process: the bucket is already there
+        store = open_store(f"s3://{BUCKET}/offline", options)
+        publish_to_store(store, RELEASES, [FIRST], echo=lambda _: None)
+        online = dataset.load("models", FIRST, base=f"s3://{BUCKET}/offline",
+                              storage_options=options)
+    finally:
+        server.stop()
+    offline = dataset.load("models", FIRST, base=f"s3://{BUCKET}/offline",
+                           storage_options=options)
+    pd.testing.assert_frame_equal(offline, online)
+    with pytest.warns(UserWarning, match="could not be fetched"):
+        listed = dataset.list_releases(base=f"s3://{BUCKET}/offline", storage_options=options)
+    assert list(listed["date"].dt.strftime("%Y-%m-%d")) == [FIRST]
 
 
 def test_the_loader_imports_no_fsspec_for_a_folder():
