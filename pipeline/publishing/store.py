@@ -35,7 +35,6 @@ from pipeline.validation.verify import (
     store_release_problems,
 )
 
-STORE_ENV = "SOVAI_STORE"
 ENDPOINT_ENV = "SOVAI_STORE_ENDPOINT"
 STAGING = ".staging"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -261,8 +260,8 @@ def _verify_staged(store: ReleaseStore, plan: PublishPlan, staging: str) -> None
 
 
 def _move_into_place(store: ReleaseStore, plan: PublishPlan, staging: str) -> None:
-    """Staged files to their published paths (a rename on a folder, a server-side copy on
-    object storage), then each release folder listed back: exactly its files, their sizes."""
+    """Staged files copied to their published paths (server-side on object storage), then
+    each release folder listed back: exactly its files, at their sizes."""
     files = plan.files()
     store.fs.copy([store.path(f"{staging}/{f}") for f in files], [store.path(f) for f in files])
     for entry in plan.releases:
