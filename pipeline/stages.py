@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.curation.curated import Curated, load_curated
+from pipeline.curation.curated import _collector_paused as collector_paused
 from pipeline.curation.normalize import CuratedEntities, ReleaseTables, build_release_tables
 from pipeline.curation.releases import Release, declared_releases, find_release
 from pipeline.curation.resolve import MentionResolution, build_alias_index, resolve_mentions
@@ -62,9 +63,12 @@ def normalize(paths: ProjectPaths, curated: Curated, captures: dict[str, Capture
               entities: CuratedEntities | None = None) -> ReleaseTables:
     """texts and entities: what this process read already (sovai check builds every release
     of one curated/), so that each page is folded, each quote searched for and each entity
-    read once."""
-    return build_release_tables(curated, load_schemas(paths.schemas), captures, release_date,
-                                texts=texts, entities=entities)
+    read once. The cyclic garbage collector waits meanwhile: the drafts of every curated
+    entity stay alive through the build, and it would scan them again and again (at 100k
+    claims normalize took 4.3 to 4.7 s of CPU with it paused, 5.6 to 6.1 s with it running)."""
+    with collector_paused():
+        return build_release_tables(curated, load_schemas(paths.schemas), captures,
+                                    release_date, texts=texts, entities=entities)
 
 
 def resolve(paths: ProjectPaths, curated: Curated, mentions: pd.DataFrame,

@@ -49,8 +49,9 @@ def _items(frame: pd.DataFrame, key: str, column: ColumnSpec) -> pd.Series:
 
 def check_foreign_keys(tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema]
                        ) -> list[str]:
+    referenced = {t for s in schemas.values() for c in s.columns for t in c.references}
     keys = {name: set(tables[name][s.primary_key]) for name, s in schemas.items()
-            if name in tables}
+            if name in tables and name in referenced}
     messages = []
     for name, schema in schemas.items():
         frame = tables.get(name)
@@ -61,11 +62,21 @@ def check_foreign_keys(tables: dict[str, pd.DataFrame], schemas: dict[str, Table
                 continue
             targets = set().union(*(keys.get(t, set()) for t in column.references))
             items = _items(frame, schema.primary_key, column)
-            unknown = items[~items.isin(list(targets)).to_numpy(dtype=bool)]
+            # As Python objects: pandas' isin on Arrow strings makes a pyarrow scalar of
+            # every target (11 s for 1M claims).
+            known = pd.Series(items.to_numpy(dtype=object)).isin(targets).to_numpy(dtype=bool)
+            unknown = items[~known]
             messages += [f"{name}: {schema.primary_key}={key!r}, column {column.name!r}, "
                          f"value {item!r}: not a key of {' or '.join(column.references)}"
                          for key, item in unknown.head(MAX_MESSAGES).items()]
     return messages[:MAX_MESSAGES]
+
+
+def _rendered(items: pd.Series) -> pd.Series:
+    """Each value as claim text (render_value), which is the value itself for text."""
+    if pd.api.types.is_string_dtype(items.dtype) and items.dtype != object:
+        return items
+    return items.map(render_value)
 
 
 def check_claim_coverage(tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema]
@@ -85,7 +96,7 @@ def check_claim_coverage(tables: dict[str, pd.DataFrame], schemas: dict[str, Tab
             items = items[~items.isin(list(UNCLAIMED_VALUES)).to_numpy(dtype=bool)]
             wanted = pd.MultiIndex.from_arrays([[name] * len(items), items.index,
                                                 [column.name] * len(items),
-                                                items.map(render_value)])
+                                                _rendered(items)])
             unclaimed = items[~wanted.isin(claimed)]
             messages += [f"{name}: {pk}={key!r}, column {column.name!r}, value {item!r}: no "
                          f"claim supports it" for key, item in unclaimed.head(MAX_MESSAGES).items()]
