@@ -8,16 +8,17 @@ from value changes.
 
 How it stays fast and small on large tables (see benchmarks/bench_diff.py), per table:
 1. pass 1 reads OLD and NEW side by side (one DuckDB cursor each: a release file is usually one
-   row group, which DuckDB scans on one thread) into (hash of the key, row number, hash of the
-   row), so nothing wide is ever held in memory;
-2. one full outer join of those gives the counts that reveal duplicate keys and the short list of
-   rows that were added, removed or whose hash differs;
-3. pass 2 fetches just those rows by row number, again side by side, and compares them column by
+   row group, which DuckDB scans on one thread) into (hash of the key, row number, one hash per
+   column), so nothing wide is ever held in memory;
+2. one full outer join of those gives the counts that reveal duplicate keys, the short list of
+   rows that were added, removed or differ in a column hash, and which columns differ at all;
+3. pass 2 fetches just those rows by row number, again side by side, and only the key and the
+   columns that differ (a release usually changes few columns), and compares them column by
    column with `IS DISTINCT FROM` (null to null is no change), rendering only changed cells.
-Hashes only choose what to look at: a row flagged by its hash but equal cell by cell gives no
+Hashes only choose what to look at: a row flagged by its hashes but equal cell by cell gives no
 output. Two different keys with the same 64-bit hash show up as a duplicate or as a mismatched
-pair, and the table is diffed again on the exact keys; a change is missed only if both a key hash
-and a row hash collide.
+pair, and the table is diffed again on the exact keys; a changed cell is missed only if its
+64-bit column hash collides (old and new values hashing alike).
 """
 
 from __future__ import annotations
@@ -353,7 +354,7 @@ class _TablePair:
         return f"COALESCE(rd.new_id, {mapped})" if self.renamed else mapped
 
 
-WORK_TABLES = ("side_o", "side_n", "j", "cand", "rows_o", "rows_n", "pairs")
+_WORK_TABLES = ("side_o", "side_n", "j", "cand", "rows_o", "rows_n", "pairs")
 
 
 def _table_pair(con: duckdb.DuckDBPyConnection, table: str, key: str, paths: tuple[Path, Path],
@@ -549,10 +550,10 @@ def _diff_table(con: duckdb.DuckDBPyConnection, table: str, key: str,
         try:
             _diff_pair(pair, exact=False)
         except _KeyHashCollision:
-            _drop(con, *WORK_TABLES)
+            _drop(con, *_WORK_TABLES)
             _diff_pair(pair, exact=True)
     finally:
-        _drop(con, *WORK_TABLES)
+        _drop(con, *_WORK_TABLES)
 
 
 # --- public API ------------------------------------------------------------------------------
