@@ -1,6 +1,7 @@
-"""Virtual environments for the standard validators (frictionless, mlcroissant, cffconvert) and
-for a researcher's bare loader install, each from its own pinned, hashed requirements file in
-tests/tools/ so their pins never touch the project's lockfile.
+"""Virtual environments for the standard validators (frictionless, mlcroissant, cffconvert),
+for a researcher's bare loader install and for datacompy (benchmarks/bench_diff.py compares
+`sovai diff` with it), each from its own pinned, hashed requirements file in tests/tools/ so
+their pins never touch the project's lockfile.
 
 An environment is built once per requirements file (keyed by its sha256) under
 $SOVAI_TOOL_ENVS or the user's cache folder, and reused by later test runs. Regenerate a
