@@ -380,7 +380,10 @@ def test_windows_line_endings_build_the_same_tables(tmp_path):
     assert (tmp_path / "crlf" / "curated" / "models.yaml").read_bytes().count(b"\r\n") > 10
     assert lf_tables.keys() == crlf_tables.keys()
     for name, frame in lf_tables.items():
-        assert frame.equals(crlf_tables[name]), name
+        # captured_at is the wall clock of each project's capture, seconds apart under load
+        other = crlf_tables[name]
+        assert frame.drop(columns="captured_at", errors="ignore").equals(
+            other.drop(columns="captured_at", errors="ignore")), name
 
 
 def test_a_table_with_ragged_rows_is_read_cell_by_cell(tmp_path):
