@@ -41,8 +41,9 @@ def build_alias_index(tables: dict[str, pd.DataFrame], primary_keys: dict[str, s
             aliases = getattr(row, "aliases", None)  # a list, or an array when read from Parquet
             names = [row.name, entity_id] + (list(aliases) if aliases is not None else [])
             for name in names:
-                if isinstance(name, str) and fold_name(name):
-                    keys.setdefault(fold_name(name), entity_id)
+                key = fold_name(name) if isinstance(name, str) else ""  # once per name
+                if key:
+                    keys.setdefault(key, entity_id)
         index[table] = keys
     return index
 
@@ -86,10 +87,13 @@ def resolve_mentions(mentions: pd.DataFrame, config: list[Record],
                      index: dict[str, dict[str, str]]) -> MentionResolution:
     """Resolve the cells of the columns declared in curated/mention_columns.yaml."""
     resolved, unresolved, set_aside = [], [], []
-    # The cells of each (source, table, column), grouped once: a mask over every mention per
-    # rule made resolution rules x mentions (issue 14).
+    # The cells of each (source, table, column), grouped once, and read as Python tuples
+    # once: a mask, or even a pandas selection, per rule costs a pass over every mention, so
+    # resolution grew as rules x mentions (issue 14).
     cells_of = (mentions.groupby(["source_id", "table_index", "column_header"], sort=False).indices
                 if len(mentions) else {})
+    cells = list(zip(*(mentions[c] for c in ("source_id", "locator", "column_header", "text")),
+                     strict=True))
     for rule in config:
         source, table_no, header = rule.get("source"), rule.get("table"), rule.get("column")
         targets = string_list(rule, "resolve_to")
@@ -100,11 +104,10 @@ def resolve_mentions(mentions: pd.DataFrame, config: list[Record],
                              value=unknown[0] if unknown else None)
         not_entities = _not_entities(rule)
         seen: set[str] = set()
-        cells = mentions.iloc[cells_of.get((source, table_no, header), [])]
-        for cell in cells.itertuples(index=False):
-            text = re.sub(r"\s+", " ", cell.text)
-            for name in _candidates(text, rule.get("split")):
-                base = (cell.source_id, cell.locator, cell.column_header, cell.text, name)
+        for position in cells_of.get((source, table_no, header), ()):
+            cell = cells[position]  # source_id, locator, column_header, text
+            for name in _candidates(re.sub(r"\s+", " ", cell[3]), rule.get("split")):
+                base = (*cell, name)
                 if name in not_entities:
                     seen.add(name)
                     set_aside.append(base + (not_entities[name], rule.file, rule.line))

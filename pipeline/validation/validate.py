@@ -64,8 +64,8 @@ def check_foreign_keys(tables: dict[str, pd.DataFrame], schemas: dict[str, Table
             items = _items(frame, schema.primary_key, column)
             # As Python objects: pandas' isin on Arrow strings makes a pyarrow scalar of
             # every target (11 s for 1M claims).
-            known = pd.Series(items.to_numpy(dtype=object)).isin(targets).to_numpy(dtype=bool)
-            unknown = items[~known]
+            known = pd.Series(items.to_numpy(dtype=object), dtype=object).isin(targets)
+            unknown = items[~known.to_numpy(dtype=bool)]
             messages += [f"{name}: {schema.primary_key}={key!r}, column {column.name!r}, "
                          f"value {item!r}: not a key of {' or '.join(column.references)}"
                          for key, item in unknown.head(MAX_MESSAGES).items()]
