@@ -196,8 +196,11 @@ def test_tables_read_back_through_the_loader_in_pandas_duckdb_and_polars(s3, pub
         pd.testing.assert_frame_equal(remote, local)
         assert remote.attrs["source"] == f"{published}/{LATEST}/{table}.parquet"
         # DuckDB over the verified frame, and over an fsspec file object from the store.
-        assert duckdb.sql("SELECT count(*) FROM remote").fetchall() == [(len(local),)]
+        # A connection of its own: duckdb's default one is shared with every test in the
+        # process, and one left with an unread result refuses the next query.
         connection = duckdb.connect()
+        connection.register("remote", remote)
+        assert connection.execute("SELECT count(*) FROM remote").fetchall() == [(len(local),)]
         connection.register_filesystem(open_store(published).fs)
         assert connection.execute(f"SELECT count(*) FROM read_parquet("
                                   f"'{published}/{LATEST}/{table}.parquet')").fetchall() == \
