@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.curation.curated import Curated, load_curated
-from pipeline.curation.curated import _collector_paused as collector_paused
+from pipeline.curation.curated import Curated, collector_paused, load_curated
 from pipeline.curation.normalize import CuratedEntities, ReleaseTables, build_release_tables
 from pipeline.curation.releases import Release, declared_releases, find_release
 from pipeline.curation.resolve import MentionResolution, build_alias_index, resolve_mentions

@@ -311,13 +311,13 @@ def load_yaml_records(path: Path, *, display_root: Path | None = None) -> list[R
     digest, key = hashlib.blake2b(data, digest_size=16).digest(), (str(path), name)
     cached = _PARSED.get(key)
     if cached is None or cached[0] != digest:
-        with _collector_paused():
+        with collector_paused():
             cached = _PARSED[key] = (digest, _records_of(_decode_curated(data, name), name))
     return list(cached[1])
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """A parse makes about 90,000 nodes and values per MiB, all alive until the file is
     built, and the cyclic garbage collector would scan them again and again: with it running,
     loading the 8.3 MiB of 100k claims took 3.7 to 4.2 times as long (7.7 and 8.6 against 2.1
