@@ -109,7 +109,7 @@ class _Release:
         if table not in self._positions:
             frame = self.frame(table)
             self._positions[table] = ({} if frame is None else
-                                      dict(zip(frame[self.key(table)].astype(str),
+                                      dict(zip(frame[self.key(table)].astype(str).tolist(),
                                                range(len(frame)), strict=True)))
         return self._positions[table]
 
@@ -184,12 +184,21 @@ class _Release:
             return {}
         return claims.groupby(["table_name", "entity_id"], sort=False).indices
 
+    @cached_property
+    def claim_sources_and_fields(self) -> tuple[np.ndarray, np.ndarray]:
+        """The claims' source_id and field columns as object arrays, taken once: selecting
+        rows of the whole claims frame per changed entity copied every column each time (16
+        of 35 s of CHANGES.md at 1M claims)."""
+        claims = self.frame("claims")
+        return (claims["source_id"].to_numpy(dtype=object),
+                claims["field"].to_numpy(dtype=object))
+
     def sources_for(self, table: str, entity_id: str, field: str | None = None) -> list[str]:
         positions = self.claim_rows_by_entity.get((table, entity_id))
         if positions is None:
             return []
-        claims = self.frame("claims").iloc[positions]
-        ids = sorted({source for source, claimed in zip(claims["source_id"], claims["field"],
+        sources, fields = self.claim_sources_and_fields
+        ids = sorted({source for source, claimed in zip(sources[positions], fields[positions],
                                                          strict=True)
                       if not _missing(source) and (field is None or claimed == field)})
         return [link for link in (self.source_link(s) for s in ids) if link]
