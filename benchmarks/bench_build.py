@@ -286,6 +286,16 @@ def bench_scale(claims: int, repeat: int, cap: float, keep: Path | None, process
     return result
 
 
+def _summarise(runs: dict[str, list[dict]]) -> dict:
+    """Per command: the median wall time of its interleaved runs, each run, the peak memory,
+    exit codes and loads."""
+    return {name: {"median_seconds": statistics.median(r["seconds"] for r in rs),
+                   "runs": [round(r["seconds"], 3) for r in rs],
+                   "peak_mib": max(r["peak_mib"] for r in rs),
+                   "rc": [r["rc"] for r in rs], "loads": [r["load"] for r in rs]}
+            for name, rs in runs.items()}
+
+
 def bench_startup(repeat: int) -> dict:
     """Whole-process wall time of the CLI's help, a sealed-only build and the bare imports."""
     sovai = str(Path(sys.executable).parent / "sovai")
@@ -307,11 +317,7 @@ def bench_startup(repeat: int) -> dict:
                 runs[name].append(_timev(cmd, 300))
     finally:
         shutil.rmtree(sealed, ignore_errors=True)
-    return {name: {"median_seconds": statistics.median(r["seconds"] for r in rs),
-                   "runs": [round(r["seconds"], 3) for r in rs],
-                   "peak_mib": max(r["peak_mib"] for r in rs),
-                   "rc": [r["rc"] for r in rs], "loads": [r["load"] for r in rs]}
-            for name, rs in runs.items()}
+    return _summarise(runs)
 
 
 def bench_diff_process(rows: int, repeat: int) -> dict:
@@ -336,11 +342,7 @@ def bench_diff_process(rows: int, repeat: int) -> dict:
                 runs[name].append(_timev(cmd, 600))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return {name: {"median_seconds": statistics.median(r["seconds"] for r in rs),
-                   "runs": [round(r["seconds"], 3) for r in rs],
-                   "peak_mib": max(r["peak_mib"] for r in rs),
-                   "rc": [r["rc"] for r in rs], "loads": [r["load"] for r in rs]}
-            for name, rs in runs.items()}
+    return _summarise(runs)
 
 
 def _median(result: dict, stage: str) -> tuple[float | None, float | None, str | None]:

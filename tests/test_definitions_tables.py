@@ -129,11 +129,11 @@ def test_tables_pass_between_steps_as_parquet_an_operator_can_open(built):
 def test_a_rebuild_of_the_release_folder_reads_the_tables_from_their_files(built):
     """Only release_folder, in a run of its own: its inputs come from .dagster/storage/, and
     the folder it writes is the same, byte for byte."""
-    from pipeline.defs import storage
+    from pipeline.curation import curated
 
     root, out, instance = built
     before = {p.name: p.read_bytes() for p in (out / "2026-05-31").iterdir()}
-    storage._CURATED_MEMO.clear()
+    curated._PARSED.clear()  # as in a process of its own
     result = _run(root, out, instance, "2026-05-31", [dg.AssetKey("release_folder")])
     assert result.success
     steps = {e.step_key for e in result.all_events if e.is_step_success}

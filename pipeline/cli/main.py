@@ -132,7 +132,7 @@ def _build_locked(paths: ProjectPaths, release_key: str | None, *, echo, instanc
             continue
         if run is None:  # the definitions are built once, when the first draft needs them
             instance = instance or _project_instance()
-            run = _release_runner(paths, instance, curated)
+            run = _release_runner(paths, instance)
         results.append(_build_draft(run, paths, release, echo=echo, verbose=verbose))
     return results
 
@@ -215,12 +215,13 @@ def _write_json(path: Path, value: dict) -> None:
     os.replace(tmp, path)
 
 
-def _release_runner(paths: ProjectPaths, instance, curated):
+def _release_runner(paths: ProjectPaths, instance):
     """A function (release key, run config) -> the run's result. In-process by default: the
-    job, built once, runs with execute_in_process, and its curated_records step reuses
-    `curated` (this process's parse). Any other executor ($SOVAI_EXECUTOR) runs through
-    execute_job, whose step processes rebuild the job from
-    pipeline.definitions.build_release_job (so the instance must be a persistent one)."""
+    job, built once, runs with execute_in_process, and its curated_records step reuses this
+    process's parse of curated/ (load_curated keeps it while the files are unchanged). Any
+    other executor ($SOVAI_EXECUTOR) runs through execute_job, whose step processes rebuild
+    the job from pipeline.definitions.build_release_job (so the instance must be a persistent
+    one)."""
     _quiet_dagster()
     import dagster as dg
 
@@ -238,9 +239,6 @@ def _release_runner(paths: ProjectPaths, instance, curated):
     except ExecutorSettingError as err:
         raise click.ClickException(f"{err}; nothing was published") from None
     if executor_name() == IN_PROCESS:
-        from pipeline.defs.storage import remember_curated
-
-        remember_curated(curated)
         job = build_release_job(str(paths.root))
         return lambda key, config: job.execute_in_process(
             partition_key=key, run_config=config, instance=instance, raise_on_error=False)

@@ -129,13 +129,9 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 _LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
-def read_curated_text(path: Path, name: str) -> str:
-    """A curated file's text: at most MAX_CURATED_BYTES, UTF-8 without a byte-order mark.
-    Windows line endings are fine (YAML reads CRLF as a line break)."""
-    return _decode_curated(_read_curated_bytes(path, name), name)
-
-
 def _read_curated_bytes(path: Path, name: str) -> bytes:
+    """A curated file's bytes: at most MAX_CURATED_BYTES, without a byte-order mark (decoded as
+    UTF-8 by _decode_curated; Windows line endings are fine, YAML reads CRLF as a break)."""
     size = path.stat().st_size
     if size > MAX_CURATED_BYTES:
         raise CuratedError(f"{size} bytes, over the {MAX_CURATED_BYTES} bytes allowed for one "

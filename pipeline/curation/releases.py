@@ -7,8 +7,10 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from pipeline.curation.curated import Curated, CuratedError, parse_date
 
@@ -94,12 +96,34 @@ def find_release(releases: list[Release], key: str) -> Release:
                        f"(declared: {', '.join(r.key for r in releases) or 'none'})")
 
 
-def sha256_file(path: Path) -> str:
+def sha256_stream(handle: BinaryIO) -> str:
+    """The sha256 of an open binary file (local or fsspec), read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    with path.open("rb") as handle:
+        return sha256_stream(handle)
+
+
+def resource_problems(resources: Iterable[tuple[str, str]], present: set[str],
+                      sha256_of: Callable[[str], str], shown: Callable[[str], str]) -> list[str]:
+    """Each (path, expected sha256) of a datapackage.json against the release's files:
+    missing, or with other bytes. `present` holds the paths that exist; `shown` names a path
+    in a message. Shared by the local check and the release store's."""
+    problems = []
+    for name, expected in resources:
+        if name not in present:
+            problems.append(f"{shown(name)}: missing")
+            continue
+        actual = sha256_of(name)
+        if actual != expected:
+            problems.append(f"{shown(name)}: sha256 {actual} does not match the published "
+                            f"{expected}")
+    return problems
 
 
 def verify_release_folder(folder: Path) -> list[str]:
@@ -112,18 +136,12 @@ def verify_release_folder(folder: Path) -> list[str]:
         package = json.loads(package_path.read_text(encoding="utf-8"))
     except ValueError as err:
         return [f"{package_path}: not valid JSON: {err}"]
-    problems = []
-    listed = set()
-    for resource in package.get("resources", []):
-        path = folder / resource["path"]
-        listed.add(resource["path"])
-        if not path.is_file():
-            problems.append(f"{path}: missing")
-            continue
-        expected = str(resource.get("hash", "")).removeprefix("sha256:")
-        actual = sha256_file(path)
-        if actual != expected:
-            problems.append(f"{path}: sha256 {actual} does not match the published {expected}")
+    resources = [(r["path"], str(r.get("hash", "")).removeprefix("sha256:"))
+                 for r in package.get("resources", [])]
+    listed = {name for name, _ in resources}
+    problems = resource_problems(resources, {n for n in listed if (folder / n).is_file()},
+                                 lambda name: sha256_file(folder / name),
+                                 lambda name: str(folder / name))
     for path in sorted(folder.iterdir()):
         if path.name not in listed and path.name != "datapackage.json":
             problems.append(f"{path}: not part of the published release")

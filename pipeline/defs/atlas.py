@@ -12,7 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from pipeline import stages
-from pipeline.curation.curated import Curated, load_table_records
+from pipeline.curation.curated import Curated, load_curated, load_table_records
 from pipeline.curation.normalize import ReleaseTables
 from pipeline.curation.releases import Release, declared_releases, find_release
 from pipeline.paths import ProjectPaths, default_root, project_paths
@@ -73,9 +73,7 @@ def _input_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefiniti
               description="Everything in curated/: releases, sources, entities with claims. "
                           "Stored as the list of curated/ files with their sha256.")
     def curated_records(context: dg.AssetExecutionContext, settings: AtlasSettings) -> Curated:
-        from pipeline.defs.storage import current_curated  # storage imports this module
-
-        curated = current_curated(settings.paths().curated)
+        curated = load_curated(settings.paths().curated)  # sovai build's parse, if in process
         context.add_output_metadata({"sources": len(curated.sources), **{
             f"records_{name}": len(records) for name, records in curated.entities.items()}})
         return curated

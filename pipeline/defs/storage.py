@@ -104,46 +104,19 @@ class CaptureRefs(JsonReports):
         return captures
 
 
-_CURATED_MEMO: dict[tuple[str, str], Curated] = {}
-
-
 def curated_manifest(curated_dir: Path) -> dict[str, str]:
     """Every file under curated/ with its sha256."""
     return {path.relative_to(curated_dir).as_posix(): hashlib.sha256(path.read_bytes())
             .hexdigest() for path in sorted(curated_dir.rglob("*")) if path.is_file()}
 
 
-def _memo_key(curated_dir: Path, manifest: dict[str, str]) -> tuple[str, str]:
-    digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
-    return str(Path(curated_dir).resolve()), digest
-
-
-def remember_curated(curated: Curated) -> None:
-    """Keep this process's parse of curated/ (sovai build's, made to report bad input before
-    any run) for the in-process run it starts, so curated_records does not parse it again."""
-    _CURATED_MEMO.clear()
-    _CURATED_MEMO[_memo_key(curated.root, curated_manifest(Path(curated.root)))] = curated
-
-
-def current_curated(curated_dir: Path) -> Curated:
-    """curated/ as records: this process's parse of the same files if it has one (once per
-    process while they are unchanged), else a new parse."""
-    key = _memo_key(curated_dir, curated_manifest(curated_dir))
-    if key not in _CURATED_MEMO:
-        _CURATED_MEMO.clear()
-        _CURATED_MEMO[key] = load_curated(curated_dir)
-    return _CURATED_MEMO[key]
-
-
 class CuratedRecords(JsonReports):
     """The curated records are curated/ itself: stored as a manifest of its files, loaded by
-    reading curated/ again (once per process while it is unchanged)."""
+    reading curated/ again (load_curated parses each file once per process while it is
+    unchanged, so an in-process run reuses `sovai build`'s parse)."""
 
     def dump_to_path(self, context: dg.OutputContext, obj: Curated, path: UPath) -> None:
-        manifest = curated_manifest(Path(obj.root))
-        _CURATED_MEMO.clear()
-        _CURATED_MEMO[_memo_key(obj.root, manifest)] = obj
-        write_json(path, manifest)
+        write_json(path, curated_manifest(Path(obj.root)))
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Curated:
         stored = super().load_from_path(context, path)
@@ -152,7 +125,7 @@ class CuratedRecords(JsonReports):
             changed = sorted(set(current.items()) ^ set(stored.items()))
             raise dg.Failure(f"curated/{changed[0][0]} changed since curated_records was "
                              f"materialized; materialize curated_records again")
-        return current_curated(self.paths.curated)
+        return load_curated(self.paths.curated)
 
 
 STORAGES: dict[str, type[_ProjectStorage]] = {

@@ -13,7 +13,9 @@ from pathlib import Path
 from pipeline.curation.releases import (
     Release,
     SealedReleaseError,
+    resource_problems,
     sha256_file,
+    sha256_stream,
     verify_release_folder,
 )
 from pipeline.sources.capture import CAPTURES
@@ -114,14 +116,9 @@ def verify_project(releases_dir: Path, raw_dir: Path, releases: list[Release],
 
 
 def sha256_through(fs, path: str) -> str:
-    """The sha256 of a file on any fsspec filesystem, read in 1 MiB blocks."""
-    import hashlib
-
-    digest = hashlib.sha256()
+    """The sha256 of a file on any fsspec filesystem."""
     with fs.open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return sha256_stream(handle)
 
 
 def store_release_problems(fs, folder: str, anchor: str | None) -> list[str]:
@@ -143,15 +140,9 @@ def store_release_problems(fs, folder: str, anchor: str | None) -> list[str]:
                      for r in package["resources"]}
     except (ValueError, KeyError, TypeError) as err:
         return [f"{package_path}: not a valid datapackage.json ({err})"]
-    problems = []
-    for name, expected in sorted(resources.items()):
-        if name not in present:
-            problems.append(f"{folder}/{name}: missing")
-            continue
-        digest = sha256_through(fs, f"{folder}/{name}")
-        if digest != expected:
-            problems.append(f"{folder}/{name}: sha256 {digest} does not match the published "
-                            f"{expected}")
+    problems = resource_problems(sorted(resources.items()), present,
+                                 lambda name: sha256_through(fs, f"{folder}/{name}"),
+                                 lambda name: f"{folder}/{name}")
     problems += [f"{folder}/{name}: not part of the published release"
                  for name in sorted(present - set(resources) - {"datapackage.json"})]
     return problems
