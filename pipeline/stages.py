@@ -58,16 +58,26 @@ def mentions_for(captures: dict[str, Capture]) -> pd.DataFrame:
 
 
 def normalize(paths: ProjectPaths, curated: Curated, captures: dict[str, Capture],
-              release_date: dt.date, texts: dict[str, SourceText] | None = None,
-              entities: CuratedEntities | None = None) -> ReleaseTables:
-    """texts and entities: what this process read already (sovai check builds every release
-    of one curated/), so that each page is folded, each quote searched for and each entity
-    read once. The cyclic garbage collector waits meanwhile: the drafts of every curated
-    entity stay alive through the build, and it would scan them again and again (at 100k
-    claims normalize took 4.3 to 4.7 s of CPU with it paused, 5.6 to 6.1 s with it running)."""
+              release_date: dt.date, entities: CuratedEntities | None = None) -> ReleaseTables:
+    """entities: what this process read already (sovai check builds every release of one
+    curated/), so that each entity is read once. The cyclic garbage collector waits
+    meanwhile: the drafts of every curated entity stay alive through the build, and it would
+    scan them again and again (at 100k claims normalize took 4.3 to 4.7 s of CPU with it
+    paused, 5.6 to 6.1 s with it running)."""
     with collector_paused():
         return build_release_tables(curated, load_schemas(paths.schemas), captures,
-                                    release_date, texts=texts, entities=entities)
+                                    release_date, entities=entities)
+
+
+def curated_entities(paths: ProjectPaths, curated: Curated, captures: dict[str, Capture]
+                     ) -> CuratedEntities:
+    """Every curated entity read and checked, whatever the release (normalize's first step,
+    shared by the releases `sovai check` builds)."""
+    from pipeline.curation.normalize import read_curated_entities, read_sources
+
+    with collector_paused():
+        return read_curated_entities(curated, load_schemas(paths.schemas),
+                                     read_sources(curated, captures))
 
 
 def resolve(paths: ProjectPaths, curated: Curated, mentions: pd.DataFrame,
@@ -80,11 +90,11 @@ def resolve(paths: ProjectPaths, curated: Curated, mentions: pd.DataFrame,
 
 
 def source_texts(tables: ReleaseTables, captures: dict[str, Capture]) -> dict[str, SourceText]:
-    """The text of each source of the release: the one normalize read (which remembers where
-    each quote is) when the tables come from normalize in this process, else read again."""
-    from pipeline.extraction.extract import capture_text
+    """The text of each source of the release (read once per process: normalize's, which
+    remembers where each quote is, when normalize ran in this process)."""
+    from pipeline.extraction.extract import source_text
 
-    return {s: tables.texts.get(s) or SourceText(s, capture_text(captures[s]))
+    return {s: source_text(s, captures[s])
             for s in tables.tables["sources"]["source_id"] if s in captures}
 
 

@@ -225,3 +225,46 @@ def test_a_control_character_or_a_list_as_a_key_is_one_line(tmp_path, text, mess
     with pytest.raises(CuratedError) as raised:
         load_yaml_records(path, display_root=tmp_path)
     assert str(raised.value) == message
+
+
+def test_a_later_process_reads_the_parses_kept_on_disk_until_a_file_changes(tmp_path,
+                                                                            monkeypatch):
+    """load_curated keeps each file's parse under .dagster/parsed/: a later process (here,
+    the in-process cache emptied) reads it back without parsing, with the same values, files
+    and lines; an edited file (same size, same mtime) is parsed again, and an unreadable
+    cache file is parsed around."""
+    root = write_project(tmp_path / "project")
+    monkeypatch.setattr(loader.ParseCache, "FROM_BYTES", 0)  # the test's files are small
+    loader._PARSED.clear()
+    first = load_curated(root / "curated")
+    kept = sorted((root / loader.PARSE_CACHE).glob("*.pickle"))
+    assert kept
+
+    def no_parse(text: str, name: str) -> list[Record]:
+        raise AssertionError(f"{name} was parsed again")
+
+    loader._PARSED.clear()
+    with monkeypatch.context() as patch:
+        patch.setattr(loader, "_records_of", no_parse)
+        again = load_curated(root / "curated")
+    assert _shape(again.entities) == _shape(first.entities)
+    assert _shape(again.sources) == _shape(first.sources)
+
+    path = root / "curated" / "models.yaml"
+    text = path.read_text(encoding="utf-8")
+    stat = path.stat()
+    edited = text.replace("Qwen 3.6", "Qwen 3.7", 1)
+    assert edited != text and len(edited) == len(text)
+    path.write_text(edited, encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    loader._PARSED.clear()
+    changed = load_curated(root / "curated")
+    names = [r.get("name") for r in changed.entities["models"]]
+    assert "Qwen 3.7" in names and "Qwen 3.6" not in names
+    assert len(sorted((root / loader.PARSE_CACHE).glob("*.pickle"))) == len(kept)  # replaced
+
+    for pickle_file in (root / loader.PARSE_CACHE).glob("*.pickle"):
+        pickle_file.write_bytes(pickle_file.read_bytes()[:20])  # truncated
+    loader._PARSED.clear()
+    assert _shape(load_curated(root / "curated").entities) == _shape(changed.entities)
+    loader._PARSED.clear()

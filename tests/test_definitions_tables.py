@@ -194,6 +194,32 @@ def test_a_failed_check_names_its_table_and_blocks_publish(tmp_path, monkeypatch
     assert not (tmp_path / "out" / "2026-04-25").exists()
 
 
+def test_publish_checks_the_tables_itself_when_its_run_did_not(tmp_path):
+    """release_folder alone, in a run of its own, after a stored table was altered on disk
+    since the run that checked it: publish validates what it reads and writes nothing."""
+    import pyarrow.parquet as pq
+
+    from pipeline.validation.schemas import to_arrow
+
+    root, out = write_project(tmp_path / "project"), tmp_path / "out"
+    instance = dg.DagsterInstance.ephemeral()
+    everything_but_publish = [k for k in build_definitions(root).resolve_asset_graph()
+                              .materializable_asset_keys
+                              if k.to_user_string() not in ("release_folder", "release_site")]
+    assert _run(root, out, instance, "2026-04-25", everything_but_publish).success
+    stored = root / ".dagster" / "storage" / "models" / "2026-04-25.parquet"
+    models = pd.read_parquet(stored)
+    models.loc[models["model_id"] == "qwen-3-6", "jurisdiction_id"] = "XXX"
+    pq.write_table(to_arrow(SCHEMAS["models"], models), stored)
+
+    result = _run(root, out, instance, "2026-04-25", [dg.AssetKey("release_folder")])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "models: model_id='qwen-3-6', column 'jurisdiction_id', value 'XXX'" in (
+        failure.step_failure_data.error.to_string())
+    assert not (out / "2026-04-25").exists()
+
+
 def test_sealed_releases_are_recorded_as_materialized(tmp_path):
     root = write_project(tmp_path / "project")
     out = tmp_path / "releases"
@@ -235,5 +261,5 @@ def test_a_sealed_partition_is_never_rebuilt_by_a_run(tmp_path):
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "is published (sealed): it is never rebuilt" in (
-        failure.step_failure_data.error.message)
+        failure.step_failure_data.error.to_string())
     assert not (tmp_path / "out").exists()

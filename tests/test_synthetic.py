@@ -72,3 +72,47 @@ def test_release_pair_diffs_to_its_counts(tmp_path: Path) -> None:
     assert counts["removed"] == pair.removed
     assert counts["renamed"] == pair.renamed
     assert rows.loc[rows["change"] == "changed", "entity_id"].nunique() == pair.changed
+
+
+def _check_lines(root: Path, workers: int, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setenv("SOVAI_CHECK_WORKERS", str(workers))
+    lines: list[str] = []
+    run_check(project_paths(root), echo=lines.append)
+    return lines
+
+
+def test_check_in_parallel_prints_what_one_process_prints(synthetic, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """`sovai check` of a large project checks each release in a forked process of its own:
+    the report is the one a single process prints, line for line and in release order, on a
+    clean project and on one with a quote its page does not hold."""
+    import os
+    import shutil
+
+    root = tmp_path / "project"
+    shutil.copytree(synthetic.root, root)
+    pids = tmp_path / "pids"
+    normalize = stages.normalize
+
+    def recording(*args, **kwargs):
+        with pids.open("a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return normalize(*args, **kwargs)
+
+    monkeypatch.setattr(stages, "normalize", recording)
+    clean = _check_lines(root, 1, monkeypatch)
+    pids.unlink()
+    assert _check_lines(root, 2, monkeypatch) == clean
+    forked = set(pids.read_text().split())
+    assert len(forked) == 2 and str(os.getpid()) not in forked
+
+    models = root / "curated" / "models" / "part-0001.yaml"
+    text = models.read_text(encoding="utf-8")
+    assert "under the MIT license" in text
+    models.write_text(text.replace("under the MIT license", "under the BSD license", 1),
+                      encoding="utf-8")
+    broken = _check_lines(root, 1, monkeypatch)
+    assert broken[-1].startswith("3 blocking problems")  # the quote, then in each release
+    assert [line for line in broken if "release 2026-0" in line and "BLOCKING" in line]
+    assert _check_lines(root, 2, monkeypatch) == broken

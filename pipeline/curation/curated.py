@@ -5,9 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import hashlib
+import os
+import pickle
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -295,11 +300,14 @@ def _parse_yaml(text: str, name: str) -> tuple[yaml.Node | None, Any]:
 # tests/test_curated_loader.py checks that a whole build leaves them as loaded. Each call gets
 # its own list, so a caller may reorder or extend that.
 _PARSED: dict[tuple[str, str], tuple[bytes, list[Record]]] = {}
+PARSE_CACHE = Path(".dagster") / "parsed"  # under the project root: ParseCache
 
 
-def load_yaml_records(path: Path, *, display_root: Path | None = None) -> list[Record]:
+def load_yaml_records(path: Path, *, display_root: Path | None = None,
+                      cache_dir: Path | None = None) -> list[Record]:
     """Load a YAML list of mappings. A missing file is an empty list; an empty one is an error
-    (write `[]` for a table with no records)."""
+    (write `[]` for a table with no records). cache_dir: where parses are kept between
+    processes (ParseCache)."""
     if not path.is_file():
         return []
     name = str(path.relative_to(display_root)) if display_root else str(path)
@@ -307,9 +315,60 @@ def load_yaml_records(path: Path, *, display_root: Path | None = None) -> list[R
     digest, key = hashlib.blake2b(data, digest_size=16).digest(), (str(path), name)
     cached = _PARSED.get(key)
     if cached is None or cached[0] != digest:
+        disk = (ParseCache(cache_dir, name, digest)
+                if cache_dir and len(data) >= ParseCache.FROM_BYTES else None)
         with collector_paused():
-            cached = _PARSED[key] = (digest, _records_of(_decode_curated(data, name), name))
+            records = disk.load() if disk else None
+            if records is None:
+                records = _records_of(_decode_curated(data, name), name)
+                if disk:
+                    disk.save(records)
+        cached = _PARSED[key] = (digest, records)
     return list(cached[1])
+
+
+class ParseCache:
+    """One curated file's Records kept on disk between processes (a pickle under the
+    project's `.dagster/parsed/`), named by its path, its bytes' digest and this loader's
+    own source, so that an edit, a move or a changed loader parses the file again. Parsing
+    the 83 MiB of a 1M-claim project takes about 23 s; reading its pickles back about 4 s.
+    Best effort: a cache that cannot be read or written is parsed around, never an error.
+    Small files (all of today's) are parsed every time: that is quicker than a pickle."""
+
+    FROM_BYTES = 128 * 1024  # parsing this much takes about 40 ms
+
+    def __init__(self, folder: Path, name: str, digest: bytes) -> None:
+        self.folder = folder
+        self.stem = hashlib.blake2b(name.encode("utf-8"), digest_size=8).hexdigest()
+        version = hashlib.blake2b(digest + _loader_fingerprint(), digest_size=8).hexdigest()
+        self.path = folder / f"{self.stem}-{version}.pickle"
+
+    def load(self) -> list[Record] | None:
+        try:
+            with self.path.open("rb") as handle:
+                records = pickle.load(handle)
+        except Exception:  # noqa: BLE001 (missing, truncated, or written by another Python)
+            return None
+        return records if isinstance(records, list) else None
+
+    def save(self, records: list[Record]) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.folder, suffix=".tmp",
+                                             delete=False) as handle:
+                pickle.dump(records, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(handle.name, self.path)
+            for stale in self.folder.glob(f"{self.stem}-*.pickle"):  # the file's older parses
+                if stale != self.path:
+                    stale.unlink(missing_ok=True)
+        except OSError:
+            return
+
+
+@cache
+def _loader_fingerprint() -> bytes:
+    source = Path(__file__).read_bytes() + f"{sys.version} {yaml.__version__}".encode()
+    return hashlib.blake2b(source, digest_size=16).digest()
 
 
 @contextmanager
@@ -386,8 +445,9 @@ def load_table_records(curated_dir: Path, name: str) -> list[Record]:
     """One curated table: `<name>.yaml`, a folder `<name>/` of YAML files (split by theme), or
     both, in that order."""
     paths = [curated_dir / f"{name}.yaml", *sorted((curated_dir / name).glob("*.yaml"))]
-    return [record for path in paths
-            for record in load_yaml_records(path, display_root=curated_dir.parent)]
+    root = curated_dir.parent
+    return [record for path in paths for record in load_yaml_records(
+        path, display_root=root, cache_dir=root / PARSE_CACHE)]
 
 
 def load_curated(curated_dir: Path) -> Curated:

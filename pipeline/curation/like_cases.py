@@ -35,8 +35,16 @@ class NameIndex:
                     if run and len("".join(run)) >= 3:
                         self.entities.setdefault(run, set()).add((name, key))
         self.longest = max((len(run) for run in self.entities), default=0)
+        # quote -> what it names: one sentence often supports several fields (licence, open
+        # weights, modality), each asking again.
+        self._named: dict[str, frozenset[tuple[str, str]]] = {}
 
-    def named(self, quote: str) -> set[tuple[str, str]]:
+    def named(self, quote: str) -> frozenset[tuple[str, str]]:
+        if quote not in self._named:
+            self._named[quote] = frozenset(self._search(quote))
+        return self._named[quote]
+
+    def _search(self, quote: str) -> set[tuple[str, str]]:
         tokens = _tokens(quote)
         found: set[tuple[str, str]] = set()
         for start in range(len(tokens)):

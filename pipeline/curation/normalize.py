@@ -28,7 +28,7 @@ from pipeline.curation.curated import (
 )
 from pipeline.curation.like_cases import unlike_cases
 from pipeline.curation.money import add_usd
-from pipeline.extraction.extract import capture_text
+from pipeline.extraction.extract import source_text
 from pipeline.extraction.quotes import SourceText, basis_problem, names_any, states_number
 from pipeline.sources.capture import Capture, CaptureError, verify_capture
 from pipeline.text import fold_name
@@ -97,10 +97,8 @@ MENTION_RULE_KEYS = ("source", "table", "column", "resolve_to", "split", "not_en
 CONFLICT_KEYS = ("table_name", "metric", "field", "figure_ids", "entity_ids", "resolution")
 
 
-def read_sources(curated: Curated, captures: dict[str, Capture],
-                 texts: dict[str, SourceText] | None = None) -> dict[str, SourceInfo]:
-    """Validate sources.yaml and attach each source's latest capture and text (from `texts`
-    when it has the source's: read once in this process)."""
+def read_sources(curated: Curated, captures: dict[str, Capture]) -> dict[str, SourceInfo]:
+    """Validate sources.yaml and attach each source's latest capture and its text."""
     sources: dict[str, SourceInfo] = {}
     for record in curated.sources:
         source_id = record.get("source_id")
@@ -136,8 +134,7 @@ def read_sources(curated: Curated, captures: dict[str, Capture],
         capture = captures.get(source_id)
         if capture is not None:
             _verify(record, source_id, capture)
-        text = None if capture is None else (texts or {}).get(source_id) or SourceText(
-            source_id, capture_text(capture))
+        text = None if capture is None else source_text(source_id, capture)
         if text is not None and not text.text.strip():
             raise record.error(f"the capture of {source_id} is empty ({capture.bytes} bytes of "
                                f"no text): capture the page again", key=source_id,
@@ -658,9 +655,6 @@ class ReleaseTables:
     external_values: int
     dropped_references: list[str]  # "table.id.column=target": target not in this release
     withheld: list[str]  # rows named in this release but left out, with file:line and why
-    # source_id -> the capture's text normalize read; it remembers where each quote is, so
-    # that validate and the stats search no quote again (empty for tables read back).
-    texts: dict[str, SourceText] = field(default_factory=dict)
     # Every curated entity as read: the same for each release of one curated/, so that
     # `sovai check` reads them once for all releases (None for tables read back).
     entities: CuratedEntities | None = None
@@ -781,6 +775,8 @@ class RowResolver:
                           resolutions: dict) -> None:
         """A page stating another value: an error unless the entity says which it chose."""
         name = column.name
+        if not any(name in claim.stated for claim in draft.claims):
+            return  # the common case: no page states a value of this column
         for claim in draft.claims:
             other = _conflicting(claim, name, value, column.is_list)
             if other is None:
@@ -1006,12 +1002,11 @@ def quoted_enum_claims(entities: CuratedEntities, schemas: dict[str, TableSchema
 
 def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
                          captures: dict[str, Capture], release_date: dt.date,
-                         texts: dict[str, SourceText] | None = None,
                          entities: CuratedEntities | None = None) -> ReleaseTables:
-    """Every published table of the release dated `release_date`. texts and entities: what
-    an earlier call read from the same curated/ and captures (ReleaseTables.texts and
-    .entities), so that each page is folded and each entity read once in a process."""
-    sources = read_sources(curated, captures, texts)
+    """Every published table of the release dated `release_date`. entities: what an earlier
+    call read from the same curated/ and captures (ReleaseTables.entities), so that each
+    entity is read once in a process."""
+    sources = read_sources(curated, captures)
     check_release_has_sources(curated, sources, release_date)
     scope = release_scope(curated, sources, release_date)
     tables: dict[str, pd.DataFrame] = {"sources": sources_frame(
@@ -1036,9 +1031,7 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
                                                       layer_evidence_rows(tables))
     ordered = {name: tables[name] for name in schemas if name in tables}
     return ReleaseTables(ordered, resolver.external_values, references.dropped,
-                         resolver.withheld,
-                         {s: info.text for s, info in sources.items() if info.text is not None},
-                         entities)
+                         resolver.withheld, entities)
 
 
 def _entity_table(table: str, schema: TableSchema, tables: dict[str, pd.DataFrame],

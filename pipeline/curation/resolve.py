@@ -36,10 +36,12 @@ def build_alias_index(tables: dict[str, pd.DataFrame], primary_keys: dict[str, s
             continue
         pk = primary_keys[table]
         keys: dict[str, str] = {}
-        for row in frame.itertuples(index=False):
-            entity_id = getattr(row, pk)
-            aliases = getattr(row, "aliases", None)  # a list, or an array when read from Parquet
-            names = [row.name, entity_id] + (list(aliases) if aliases is not None else [])
+        # Columns as Python lists: iterating pandas' Arrow strings costs a call per cell.
+        aliases_of = (frame["aliases"].tolist() if "aliases" in frame.columns
+                      else [None] * len(frame))  # a list, or an array when read from Parquet
+        for entity_id, label, aliases in zip(frame[pk].tolist(), frame["name"].tolist(),
+                                             aliases_of, strict=True):
+            names = [label, entity_id] + (list(aliases) if aliases is not None else [])
             for name in names:
                 key = fold_name(name) if isinstance(name, str) else ""  # once per name
                 if key:
@@ -92,8 +94,8 @@ def resolve_mentions(mentions: pd.DataFrame, config: list[Record],
     # resolution grew as rules x mentions (issue 14).
     cells_of = (mentions.groupby(["source_id", "table_index", "column_header"], sort=False).indices
                 if len(mentions) else {})
-    cells = list(zip(*(mentions[c] for c in ("source_id", "locator", "column_header", "text")),
-                     strict=True))
+    cells = list(zip(*(mentions[c].tolist()
+                       for c in ("source_id", "locator", "column_header", "text")), strict=True))
     for rule in config:
         source, table_no, header = rule.get("source"), rule.get("table"), rule.get("column")
         targets = string_list(rule, "resolve_to")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
 import pandas as pd
@@ -49,7 +49,16 @@ class _ProjectStorage(dg.UPathIOManager):
 
 
 class ParquetTables(_ProjectStorage):
+    """Tables as Parquet files. A published table this process wrote is handed to the steps
+    after it as the frame it wrote, while its file is unchanged: an in-process run reads no
+    table back (at 1M claims reading them back cost 24 s of a build). Other executors, a
+    later run's process and an operator read the file, which holds the same values."""
+
     extension = ".parquet"
+    # str(path) -> (the file's stat after this process wrote it, the frame written). Only the
+    # partition (release) written last is kept, so a process building several drafts holds
+    # one release's tables.
+    _written: ClassVar[dict[str, tuple[tuple[int, int, int], pd.DataFrame]]] = {}
 
     def _schema(self, context: dg.InputContext | dg.OutputContext) -> TableSchema | None:
         return load_schemas(self.paths.schemas).get(context.asset_key.path[-1])
@@ -58,12 +67,24 @@ class ParquetTables(_ProjectStorage):
         schema = self._schema(context)
         table = to_arrow(schema, obj) if schema is not None else _plain_arrow(obj)
         pq.write_table(table, str(path))
+        if schema is not None:
+            for other in [k for k in self._written if Path(k).stem != path.stem]:
+                del self._written[other]
+            self._written[str(path)] = (_file_stat(path), obj)
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
         schema = self._schema(context)
-        if schema is not None:
-            return read_table(schema, path)
-        return pd.read_parquet(str(path))
+        if schema is None:
+            return pd.read_parquet(str(path))
+        written = self._written.get(str(path))
+        if written is not None and written[0] == _file_stat(path):
+            return written[1].copy(deep=False)  # copy-on-write: a step's edit stays its own
+        return read_table(schema, path)
+
+
+def _file_stat(path: UPath) -> tuple[int, int, int]:
+    stat = Path(str(path)).stat()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _plain_arrow(frame: pd.DataFrame):

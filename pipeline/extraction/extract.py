@@ -11,6 +11,7 @@ import re
 import pandas as pd
 
 from pipeline.extraction.page_table import PageTable
+from pipeline.extraction.quotes import SourceText
 from pipeline.sources.capture import Capture
 
 MENTION_COLUMNS = [
@@ -79,6 +80,21 @@ def capture_text(capture: Capture) -> str:
 
         return htmlpage.html_main_text(htmlpage.decode_html(capture.read_bytes(), capture.charset))
     return decode_text(capture)
+
+
+# (source_id, sha256) -> its SourceText, for this process: normalize, the checks, publish's
+# re-check and the stats each ask about every quote, and a SourceText remembers each answer,
+# so a page is folded and each quote searched for once per process, not once per step. A
+# capture is content-addressed, so its sha256 names its text.
+_TEXTS: dict[tuple[str, str], SourceText] = {}
+
+
+def source_text(source_id: str, capture: Capture) -> SourceText:
+    """The capture's text, folded and searchable (read once per process)."""
+    key = (source_id, capture.sha256)
+    if key not in _TEXTS:
+        _TEXTS[key] = SourceText(source_id, capture_text(capture))
+    return _TEXTS[key]
 
 
 def capture_tables(capture: Capture) -> list[PageTable]:

@@ -243,9 +243,21 @@ def frame_from_records(schema: TableSchema, records: list[dict]) -> pd.DataFrame
         values = [r.get(c.name) for r in records]
         if c.is_list:
             values = [[] if v is None else list(v) for v in values]
-        data[c.name] = pd.Series(values, dtype=TYPES[c.type][1])
+        data[c.name] = _string_series(values) if c.type == "string" else pd.Series(
+            values, dtype=TYPES[c.type][1])
     frame = pd.DataFrame(data, columns=schema.column_names)
     return frame.sort_values(schema.primary_key, kind="stable").reset_index(drop=True)
+
+
+def _string_series(values: list) -> pd.Series:
+    """A text column (pandas' "string" dtype, Arrow-backed): built by Arrow from a list of
+    str and missing values, 4 times faster than pandas' own conversion (0.36 against 0.08 s
+    per 1M cells); anything else in the list is pandas' to convert, as before."""
+    try:
+        return pd.Series(pd.arrays.ArrowStringArray(
+            pyarrow.array(values, type=pyarrow.large_string(), from_pandas=True)))
+    except (pyarrow.ArrowInvalid, pyarrow.ArrowTypeError):
+        return pd.Series(values, dtype="string")
 
 
 def _list_of_strings(series: pd.Series) -> pd.Series:
@@ -315,14 +327,30 @@ def pandera_schema(schema: TableSchema) -> pa.DataFrameSchema:
 def to_arrow(schema: TableSchema, frame: pd.DataFrame) -> pyarrow.Table:
     """The frame as an Arrow table of the schema's types, without pandas metadata, so that a
     plain pandas.read_parquet works in pandas 2.2 and 3, and DuckDB and Polars read it too."""
-    arrays = []
-    for c in schema.columns:
-        values = [None if is_missing(v) else v for v in frame[c.name].tolist()]
-        if c.type == "int64":
-            values = [None if v is None else int(v) for v in values]
-        elif c.type == "float64":
-            values = [None if v is None else float(v) for v in values]
-        elif c.type == "boolean":
-            values = [None if v is None else bool(v) for v in values]
-        arrays.append(pyarrow.array(values, type=c.arrow_type))
+    arrays = [column_to_arrow(c, frame[c.name]) for c in schema.columns]
     return pyarrow.Table.from_arrays(arrays, schema=schema.arrow_schema())
+
+
+# The pandas dtypes whose arrays hand pyarrow their own buffers (no Python object per cell).
+_ARROW_NATIVE = {"string": pd.StringDtype, "int64": pd.Int64Dtype, "float64": pd.Float64Dtype,
+                 "boolean": pd.BooleanDtype}
+
+
+def column_to_arrow(column: ColumnSpec, series: pd.Series) -> pyarrow.Array:
+    """One column as an Arrow array of its schema type, missing values (None, NA, NaN, NaT)
+    null. The frames normalize builds convert without a Python loop (at 1M claims the loop
+    was 19 s of a build, twice: the step hand-off and publish); any other dtype cell by cell."""
+    native = _ARROW_NATIVE.get(column.type)
+    if native is not None and isinstance(series.dtype, native):
+        return pyarrow.array(series.array, type=column.arrow_type)
+    if column.type in ("date", "list<string>") and series.dtype == object:
+        return pyarrow.array(series.to_numpy(dtype=object), type=column.arrow_type,
+                             from_pandas=True)
+    values = [None if is_missing(v) else v for v in series.tolist()]
+    if column.type == "int64":
+        values = [None if v is None else int(v) for v in values]
+    elif column.type == "float64":
+        values = [None if v is None else float(v) for v in values]
+    elif column.type == "boolean":
+        values = [None if v is None else bool(v) for v in values]
+    return pyarrow.array(values, type=column.arrow_type)

@@ -50,7 +50,7 @@ def _items(frame: pd.DataFrame, key: str, column: ColumnSpec) -> pd.Series:
 def check_foreign_keys(tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema]
                        ) -> list[str]:
     referenced = {t for s in schemas.values() for c in s.columns for t in c.references}
-    keys = {name: set(tables[name][s.primary_key]) for name, s in schemas.items()
+    keys = {name: set(tables[name][s.primary_key].tolist()) for name, s in schemas.items()
             if name in tables and name in referenced}
     messages = []
     for name, schema in schemas.items():
@@ -83,8 +83,10 @@ def check_claim_coverage(tables: dict[str, pd.DataFrame], schemas: dict[str, Tab
                          ) -> list[str]:
     """Every published value (each element of a list) has at least one claim."""
     claims = tables["claims"]
-    claimed = pd.MultiIndex.from_arrays([claims["table_name"], claims["entity_id"],
-                                         claims["field"], claims["value"]]).unique()
+    # A set of plain tuples: pandas' MultiIndex isin factorizes every Arrow string first (at
+    # 1M claims 5.9 s against about 1 s).
+    claimed = set(zip(*(claims[c].tolist() for c in ("table_name", "entity_id", "field",
+                                                       "value")), strict=True))
     messages = []
     for name, schema in schemas.items():
         frame = tables.get(name)
@@ -94,10 +96,9 @@ def check_claim_coverage(tables: dict[str, pd.DataFrame], schemas: dict[str, Tab
         for column in schema.claimed_columns():
             items = _items(frame, pk, column)
             items = items[~items.isin(list(UNCLAIMED_VALUES)).to_numpy(dtype=bool)]
-            wanted = pd.MultiIndex.from_arrays([[name] * len(items), items.index,
-                                                [column.name] * len(items),
-                                                _rendered(items)])
-            unclaimed = items[~wanted.isin(claimed)]
+            unsupported = [(name, key, column.name, value) not in claimed for key, value in
+                           zip(items.index.tolist(), _rendered(items).tolist(), strict=True)]
+            unclaimed = items[unsupported]
             messages += [f"{name}: {pk}={key!r}, column {column.name!r}, value {item!r}: no "
                          f"claim supports it" for key, item in unclaimed.head(MAX_MESSAGES).items()]
     return messages[:MAX_MESSAGES]
@@ -110,8 +111,8 @@ def quotes_found(claims: pd.DataFrame, texts: dict[str, SourceText]) -> pd.Serie
     pairs = claims[["source_id", "quote"]].drop_duplicates()
     pairs["_found"] = [not is_missing(quote) and source in texts
                        and texts[source].find(quote) is not None
-                       for source, quote in zip(pairs["source_id"], pairs["quote"],
-                                                strict=True)]
+                       for source, quote in zip(pairs["source_id"].tolist(),
+                                                pairs["quote"].tolist(), strict=True)]
     found = claims[["source_id", "quote"]].merge(pairs, on=["source_id", "quote"], how="left")
     return pd.Series(found["_found"].to_numpy(dtype=bool), index=claims.index)
 
@@ -140,7 +141,7 @@ def shared_ids(tables: dict[str, pd.DataFrame], schemas: dict[str, TableSchema]
     where: dict[str, list[str]] = {}
     for name, frame in tables.items():
         if name in schemas and schemas[name].claims:
-            for key in frame[schemas[name].primary_key]:
+            for key in frame[schemas[name].primary_key].tolist():
                 where.setdefault(key, []).append(name)
     return {key: names for key, names in sorted(where.items()) if len(names) > 1}
 
