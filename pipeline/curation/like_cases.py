@@ -11,9 +11,11 @@ import pandas as pd
 
 from pipeline.validation.schemas import TableSchema
 
+_TOKEN = re.compile(r"[a-z0-9]+")  # compiled once: every name and quote is tokenised
+
 
 def _tokens(text: str) -> tuple[str, ...]:
-    return tuple(re.findall(r"[a-z0-9]+", text.casefold()))
+    return tuple(_TOKEN.findall(text.casefold()))
 
 
 class NameIndex:
@@ -27,14 +29,22 @@ class NameIndex:
             schema = schemas[name]
             if "name" not in frame.columns:
                 continue
-            aliases = frame["aliases"] if "aliases" in frame.columns else [[]] * len(frame)
-            for key, label, more in zip(frame[schema.primary_key], frame["name"], aliases,
-                                        strict=True):
+            # tolist(): iterating an Arrow-backed column is ten times slower, value for value
+            aliases = (frame["aliases"].tolist() if "aliases" in frame.columns
+                       else [[]] * len(frame))
+            for key, label, more in zip(frame[schema.primary_key].tolist(),
+                                        frame["name"].tolist(), aliases, strict=True):
                 for text in [label, *more]:
                     run = _tokens(str(text))
                     if run and len("".join(run)) >= 3:
                         self.entities.setdefault(run, set()).add((name, key))
         self.longest = max((len(run) for run in self.entities), default=0)
+        # first token -> the lengths of the names it starts, longest first: a quote's token
+        # is tried only at the lengths some name has from it, not at every length up to longest.
+        sizes: dict[str, set[int]] = {}
+        for run in self.entities:
+            sizes.setdefault(run[0], set()).add(len(run))
+        self._sizes = {token: sorted(found, reverse=True) for token, found in sizes.items()}
         # quote -> what it names: one sentence often supports several fields (licence, open
         # weights, modality), each asking again.
         self._named: dict[str, frozenset[tuple[str, str]]] = {}
@@ -47,11 +57,12 @@ class NameIndex:
     def _search(self, quote: str) -> set[tuple[str, str]]:
         tokens = _tokens(quote)
         found: set[tuple[str, str]] = set()
-        for start in range(len(tokens)):
-            for size in range(min(self.longest, len(tokens) - start), 0, -1):
+        entities, sizes = self.entities, self._sizes
+        for start, token in enumerate(tokens):
+            for size in sizes.get(token, ()):
                 run = tokens[start:start + size]
-                if run in self.entities:
-                    found |= self.entities[run]
+                if len(run) == size and run in entities:
+                    found |= entities[run]
                     break
         return found
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -62,6 +63,8 @@ EU = ("EUU", "European Union")
 
 def render_value(value: Any) -> str:
     """A value as claim text: ISO dates, integral floats without '.0', lowercase booleans."""
+    if type(value) is str:  # most values, once per claim row: skip the tests below
+        return value
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         value = value.item()  # numpy scalars from pandas columns
     if isinstance(value, bool):
@@ -364,9 +367,12 @@ def _check_rules(record: Record, key: str, table: str, values: dict[str, Any]) -
                            column="amount_max", value=high)
 
 
-def _check_value(record: Record, key: str, column: ColumnSpec, value: Any) -> None:
-    import re
+@cache  # compiled once, not looked up in re's cache for every value
+def _pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
+
+def _check_value(record: Record, key: str, column: ColumnSpec, value: Any) -> None:
     items = value if column.is_list else [value]
     for item in items:
         if item is None:
@@ -374,7 +380,7 @@ def _check_value(record: Record, key: str, column: ColumnSpec, value: Any) -> No
         if column.allowed and item not in column.allowed:
             raise record.error(f"must be one of {list(column.allowed)}", key=key,
                                column=column.name, value=item)
-        if column.pattern and not re.fullmatch(column.pattern, str(item)):
+        if column.pattern and not _pattern(column.pattern).fullmatch(str(item)):
             raise record.error(f"does not match {column.pattern}", key=key, column=column.name,
                                value=item)
         if column.format:
@@ -385,7 +391,9 @@ def _check_value(record: Record, key: str, column: ColumnSpec, value: Any) -> No
 
 def _not_stated_for(claim: Record, key: str) -> dict[str, str]:
     """Entities a claim's quote names without stating its value for them, with the reason."""
-    value = claim.get("not_stated_for") or {}
+    value = claim.get("not_stated_for")
+    if not value:
+        return {}  # most claims
     if not (isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str)
                                             and v.strip() for k, v in value.items())):
         raise claim.error("not_stated_for must map entity IDs to the reason", key=key,
@@ -402,7 +410,8 @@ def _parse_claim(claim: Any, entity: Record, key: str, schema: TableSchema,
     """One claim of an entity; `claimable` is the schema's columns but its primary key."""
     if not isinstance(claim, Record):
         raise entity.error("a claim must be a mapping", key=key, column="claims", value=claim)
-    for extra in sorted(set(claim) - CLAIM_KEYS):
+    if not CLAIM_KEYS.issuperset(claim):  # a set difference only for the claim that errs
+        extra = min(set(claim) - CLAIM_KEYS)
         raise claim.error(f"unknown claim key{_did_you_mean(extra, CLAIM_KEYS)}", key=key,
                           column=extra)
     basis = claim.get("basis", "stated")
@@ -471,13 +480,19 @@ def read_entities(table: str, records: list[Record], schema: TableSchema,
     pk = schema.primary_key
     writable = {c.name: c for c in schema.columns if not c.derived}
     claimable = {c.name: c for c in schema.columns if c.name != pk}
+    known = {*writable, "claims", "resolutions"}  # once, not per record
+    # Columns _check_value has a rule for, those naming a source, those with a precision:
+    # found once per table, not tested for every column of every record.
+    checked = {c.name for c in writable.values() if c.allowed or c.pattern or c.format}
+    citing = [c for c in writable.values() if "sources" in c.references]
+    dated = [c for c in writable.values() if c.precision]
     drafts: dict[str, EntityDraft] = {}
     for record in records:
         key = record.get(pk)
         if key in (None, ""):
             raise record.error("missing required column", column=pk)
         key = str(key)
-        for extra in sorted(set(record) - set(writable) - {"claims", "resolutions"}):
+        for extra in sorted(set(record) - known):
             raise record.error(f"{schema.name} has no such column{_did_you_mean(extra, writable)}",
                                key=key, column=extra, value=record[extra])
         _check_containers(record, key)
@@ -492,17 +507,17 @@ def read_entities(table: str, records: list[Record], schema: TableSchema,
                     raise record.error("missing required column" if name not in record else
                                        "required: may not be null", key=key, column=name)
             value = _coerce(record, key, column, record.get(name))
-            _check_value(record, key, column, value)
+            if name in checked:
+                _check_value(record, key, column, value)
             values[name] = value
         _check_rules(record, key, table, values)
-        for column in writable.values():
+        for column in citing:
             value = values[column.name]
-            if "sources" in column.references and isinstance(value, str) and value not in sources:
+            if isinstance(value, str) and value not in sources:
                 raise record.error("unknown source", key=key, column=column.name, value=value)
-        for column in writable.values():
-            if column.precision:
-                check_precision(record, key, column.name, values[column.name],
-                                values.get(column.precision))
+        for column in dated:
+            check_precision(record, key, column.name, values[column.name],
+                            values.get(column.precision))
         claims = [_parse_claim(c, record, key, schema, claimable, sources)
                   for c in record.get("claims") or []]
         drafts[key] = EntityDraft(table, record, key, values, claims)
@@ -683,8 +698,16 @@ def _conflicting(claim: ClaimDraft, name: str, value: Any, is_list: bool) -> Any
 
 
 def _claim_id(*parts: Any) -> str:
-    joined = "\x1f".join("" if p is None else str(p) for p in parts)
-    return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:16]
+    return _sha256_16("\x1f".join(_id_part(p) for p in parts))
+
+
+def _id_part(part: Any) -> str:
+    """One part of the text a claim or conflict ID hashes (None is empty)."""
+    return "" if part is None else str(part)
+
+
+def _sha256_16(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
@@ -726,6 +749,16 @@ def read_curated_entities(curated: Curated, schemas: dict[str, TableSchema],
 
 
 _WITHHELD = object()  # a required value no source of the release supports: the row waits
+# Values published as they are, with no claim (a constant: not a tuple built per column).
+_UNPUBLISHED = (None, [], *UNCLAIMED_VALUES)
+
+
+@dataclass
+class _TableColumns:
+    """A table's columns as RowResolver walks them for every entity, worked out once."""
+
+    walked: list[tuple[ColumnSpec, bool]]  # the non-key, non-derived columns; claimed?
+    citing: list[str]  # columns that reference sources
 
 
 class RowResolver:
@@ -739,33 +772,42 @@ class RowResolver:
         self.conflict_keys: set[tuple] = set()
         self.withheld: list[str] = []
         self.external_values = 0
-        self._claimed: dict[str, frozenset[str]] = {}  # table -> its claimed columns, once
+        # table -> its columns as resolve_entity walks them, once (see _TableColumns)
+        self._columns: dict[str, _TableColumns] = {}
+
+    def _table_columns(self, schema: TableSchema) -> _TableColumns:
+        if schema.name not in self._columns:
+            claimed = {c.name for c in schema.claimed_columns()}
+            self._columns[schema.name] = _TableColumns(
+                [(c, c.name in claimed) for c in schema.columns
+                 if c.name != schema.primary_key and not c.derived],
+                [c.name for c in schema.columns if "sources" in c.references])
+        return self._columns[schema.name]
 
     def resolve_entity(self, draft: EntityDraft, schema: TableSchema) -> dict | None:
         """The published row of an entity in this release, or None when it is not in it."""
-        if schema.name not in self._claimed:
-            self._claimed[schema.name] = frozenset(c.name for c in schema.claimed_columns())
-        claimed = self._claimed[schema.name]
-        pk = schema.primary_key
-        row: dict[str, Any] = {pk: draft.entity_id}
+        columns = self._table_columns(schema)
+        row: dict[str, Any] = {schema.primary_key: draft.entity_id}
         supporting: list[tuple[ClaimDraft, str, Any]] = []
         resolutions = draft.record.get("resolutions") or {}
-        for column in schema.columns:
-            if column.name == pk or column.derived:
-                continue
-            value = draft.values.get(column.name)
-            if column.name not in claimed or value in (None, [], *UNCLAIMED_VALUES):
+        values = draft.values
+        # Columns some claim states a value for: only those can conflict (few do).
+        stated = {name for claim in draft.claims for name in claim.stated}
+        for column, is_claimed in columns.walked:
+            value = values.get(column.name)
+            if not is_claimed or value in _UNPUBLISHED:
                 row[column.name] = value
                 continue
-            self._record_conflicts(draft, column, value, resolutions)
+            if column.name in stated:
+                self._record_conflicts(draft, column, value, resolutions)
             published = self._supported_value(draft, column, value, supporting)
             if published is _WITHHELD:
                 self._withhold(draft, schema, column.name, value)
                 return None
             row[column.name] = published
         # Rows that cite a source directly (figures, assessments) need that source included.
-        if any("sources" in column.references and row.get(column.name) not in
-               self.scope.included for column in schema.columns):
+        included = self.scope.included
+        if any(row.get(name) not in included for name in columns.citing):
             return None
         for claim, name, part in supporting:
             self._add_claims(schema.name, draft.entity_id, name, part, claim)
@@ -798,6 +840,8 @@ class RowResolver:
         supported_any = False
         active_parts: list[Any] = []
         for claim in draft.claims:
+            if name not in claim.all_fields and name not in claim.stated:
+                continue  # _supports would say None: most claims support a few columns
             part = _supports(claim, name, value, column.is_list)
             if part in (None, []):
                 continue
@@ -848,13 +892,18 @@ class RowResolver:
     def _add_claims(self, table: str, entity_id: str, name: str, part: Any,
                     claim: ClaimDraft) -> None:
         locator = f"{claim.source_id}#line={claim.line}" if claim.line else None
+        external = claim.external
+        # The text _claim_id(table, entity_id, name, value, source, quote, reference) hashes,
+        # built around each value without joining seven parts for every row.
+        head = f"{table}\x1f{entity_id}\x1f{name}\x1f"
+        tail = (f"\x1f{_id_part(claim.source_id)}\x1f{_id_part(claim.quote)}"
+                f"\x1f{_id_part(claim.reference)}")
         for item in part if isinstance(part, list) else [part]:
             value = render_value(item)
-            if claim.external:
+            if external:
                 self.external_values += 1
             self.claim_rows.append({
-                "claim_id": _claim_id(table, entity_id, name, value, claim.source_id,
-                                      claim.quote, claim.reference),
+                "claim_id": _sha256_16(head + value + tail),
                 "table_name": table,
                 "entity_id": entity_id,
                 "field": name,
@@ -865,6 +914,9 @@ class RowResolver:
                 "basis": claim.basis,
                 "reference_url": claim.reference,
             })
+
+
+_NONE: frozenset[str] = frozenset()  # a table with no IDs (yet)
 
 
 class ReferenceChecker:
@@ -904,12 +956,18 @@ class ReferenceChecker:
     def _kept(self, table: str, draft: EntityDraft, column: ColumnSpec, targets: list[str],
               item: str, own_ids: set[str]) -> bool:
         """Whether a reference stays: its target is published in this release."""
-        if not any(item in self.entities.drafts.get(t, {}) for t in targets):
+        # Loops, not any() over generators: this runs for every reference of every row.
+        drafts = self.entities.drafts
+        for target in targets:
+            if item in drafts.get(target, _NONE):
+                break
+        else:
             raise draft.record.error(self._unknown(targets, item), key=draft.entity_id,
                                      column=column.name, value=item)
-        if any(item in self.published_ids.get(t, set()) or (t == table and item in own_ids)
-               for t in targets):
-            return True
+        for target in targets:
+            if item in self.published_ids.get(target, _NONE) or (target == table
+                                                                 and item in own_ids):
+                return True
         self.dropped.append(f"{table}.{draft.entity_id}.{column.name}={item}")
         return False
 
@@ -1118,13 +1176,15 @@ def _add_inverse_links(tables: dict[str, pd.DataFrame], schemas: dict[str, Table
             source = tables[source_table]
             key = schemas[source_table].primary_key
             pointing: dict[str, list[str]] = {}
-            for row_id, targets in zip(source[key], source[source_column], strict=True):
+            # tolist(): iterating an Arrow-backed column is ten times slower, value for value
+            for row_id, targets in zip(source[key].tolist(), source[source_column].tolist(),
+                                       strict=True):
                 for target in targets if isinstance(targets, list) else [targets]:
                     if not is_missing(target):
                         pointing.setdefault(target, []).append(row_id)
             frame = tables[name]
             frame[column.name] = pd.Series(
-                [sorted(pointing.get(i, [])) for i in frame[schema.primary_key]],
+                [sorted(pointing.get(i, [])) for i in frame[schema.primary_key].tolist()],
                 index=frame.index, dtype=object)
 
 

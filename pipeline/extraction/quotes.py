@@ -87,15 +87,18 @@ def basis_problem(text: SourceText, quote: str, basis: str, title: str) -> str |
     return None
 
 
+_NOT_LETTERS = re.compile(r"[^a-z0-9]+")  # compiled once: _letters runs for every table row
+
+
 def _letters(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "", text.casefold())
+    return _NOT_LETTERS.sub("", text.casefold())
 
 
 def names_any(quote: str, names: list[str]) -> bool:
     """Whether the quote names one of `names`, compared without case, spaces or punctuation
     (captured table rows often lose their separators: "Qwen 3.6Alibaba1M context")."""
     folded = _letters(quote)
-    return any(len(_letters(n)) >= 2 and _letters(n) in folded for n in names)
+    return any(len(letters) >= 2 and letters in folded for letters in map(_letters, names))
 
 
 
