@@ -463,6 +463,42 @@ def test_changes_md_for_schema_rename_and_first_release(tmp_path):
     assert "\n[page-a]: https://example.org/a\n" in first
 
 
+def test_changes_md_reads_rows_as_pandas_gives_them(tmp_path):
+    """The notes format the rows they read, so a row read through Arrow is the record
+    to_dict gives of the whole table read by pandas: the same types, NaN where pandas has NaN
+    (an int column with a null is floats), lists as arrays, for a batch and for one ID."""
+    from pipeline.publishing.changes_md import _Release
+
+    table = pa.table({
+        "thing_id": ["a", "b", "c"],
+        "name": ["A", None, "C"],
+        "tags": pa.array([["x", None], None, []], pa.list_(pa.string())),
+        "count": pa.array([1, None, 3], pa.int64()),
+        "size": pa.array([1, 2, 3], pa.int64()),
+        "on": pa.array([dt.date(2026, 1, 2), None, dt.date(2026, 3, 4)], pa.date32()),
+        "flag": [True, False, True],
+        "share": [0.5, None, 1.0],
+    })
+    pq.write_table(table, tmp_path / "things.parquet")
+    expected = dict(zip(["a", "b", "c"], table.to_pandas().to_dict("records"), strict=True))
+
+    def same(a, b) -> bool:
+        if isinstance(a, float) and a != a:
+            return isinstance(b, float) and b != b
+        if hasattr(a, "tolist"):
+            return type(a) is type(b) and a.dtype == b.dtype and a.tolist() == b.tolist()
+        return type(a) is type(b) and a == b
+
+    batch = _Release(tmp_path)
+    batch.fetch_rows("things", ["c", "a", "b", "missing"])
+    for release in (batch, _Release(tmp_path)):  # the second reads one ID at a time
+        for thing_id, record in expected.items():
+            row = release.row("things", thing_id)
+            assert list(row) == list(record)
+            assert all(same(record[c], row[c]) for c in record), (thing_id, row, record)
+        assert release.row("things", "missing") is None
+
+
 # --- sovai diff ------------------------------------------------------------------------------
 
 

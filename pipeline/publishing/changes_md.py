@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.sources.capture import published_capture_path
@@ -63,8 +65,69 @@ def _foreign_keys(resources: list[dict]) -> dict[tuple[str, str], list[str]]:
     return out
 
 
+def _is_text(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+
+
+@cache
+def _text_missing(arrow_type: pa.DataType) -> object:
+    """What pandas gives for a missing cell of this text type (NaN in pandas 3, None before)."""
+    return pa.chunked_array([[None]], arrow_type).to_pandas().tolist()[0]
+
+
+def _text_values(column: pa.ChunkedArray) -> list:
+    """A text column's values as pandas gives them, read from Arrow: iterating a pandas
+    Arrow-backed column is a Python call per cell, and converting a few taken cells through
+    pandas costs more than the cells."""
+    missing = _text_missing(column.type)
+    return [missing if value is None else value for value in column.to_pylist()]
+
+
+def _column_values(column: pa.ChunkedArray) -> list:
+    """A column's values as iterating its pandas column gives them."""
+    return _text_values(column) if _is_text(column.type) else list(column.to_pandas())
+
+
+def _key_values(column: pa.ChunkedArray) -> list:
+    """A primary key column as the strings rows are looked up by."""
+    return column.to_pandas().astype(str).tolist()
+
+
+def _is_text_list(arrow_type: pa.DataType) -> bool:
+    return ((pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type))
+            and _is_text(arrow_type.value_type))
+
+
+def _converts_alone(arrow_type: pa.DataType) -> bool:
+    """Whether pandas converts a cell of this type the same whatever the other rows are (an
+    int column is int64, or float64 if any cell is null, so its cells are not)."""
+    return _is_text(arrow_type) or _is_text_list(arrow_type)
+
+
+def _records(table: pa.Table, positions: list[int], others: pd.DataFrame) -> list[dict]:
+    """The rows at these positions as DataFrame.to_dict("records") gives them: text and
+    list-of-text columns are taken in Arrow and only the taken cells converted (lists as
+    object arrays); other columns (numbers, dates) are taken from `others`, the whole columns
+    as pandas converts them, so that each value keeps the type it has today."""
+    names = table.column_names  # a new list on each access: read it once
+    taken = table.take(positions)
+    values = {}
+    for name, arrow_type in zip(names, table.schema.types, strict=True):
+        if _is_text(arrow_type):
+            values[name] = _text_values(taken.column(name))
+        elif _is_text_list(arrow_type):
+            values[name] = list(taken.column(name).to_pandas())
+    if len(others.columns):
+        other_rows = others.take(positions).to_dict("records")
+        values.update({name: [row[name] for row in other_rows] for name in others.columns})
+    # Every list has one value per taken row; strict checks cost a quarter of this loop.
+    return [dict(zip(names, row, strict=False))
+            for row in zip(*(values[name] for name in names), strict=False)]
+
+
 class _Release:
-    """The tables of one release folder, read lazily, with ID -> label lookups."""
+    """The tables of one release folder, read lazily (as Arrow tables), with ID -> label
+    lookups."""
 
     def __init__(self, folder: Path | None,
                  foreign_keys: dict[tuple[str, str], list[str]] | None = None):
@@ -72,24 +135,26 @@ class _Release:
         self.link_targets: dict[str, str] = {}  # source_id -> URL, for the notes' link list
         if foreign_keys is not None:  # a release being written has no datapackage.json yet
             self.foreign_keys = foreign_keys
-        self._frames: dict[str, pd.DataFrame | None] = {}
+        self._tables: dict[str, pa.Table | None] = {}
+        self._others: dict[str, pd.DataFrame] = {}  # table -> its non-text columns in pandas
         self._positions: dict[str, dict[str, int]] = {}  # table -> ID -> row number
-        self._rows: dict[str, dict[str, dict]] = {}  # table -> ID -> row, once looked up
+        self._rows: dict[str, dict[str, dict | None]] = {}  # table -> ID -> row, once read
+        self._claims_of: dict[tuple[str, str], list[tuple]] = {}  # (table, ID) -> claims
 
-    def frame(self, table: str) -> pd.DataFrame | None:
-        if table not in self._frames:
+    def table(self, table: str) -> pa.Table | None:
+        if table not in self._tables:
             path = self.folder / f"{table}.parquet" if self.folder is not None else None
-            self._frames[table] = (pq.read_table(path).to_pandas()
+            self._tables[table] = (pq.read_table(path)
                                    if path is not None and path.is_file() else None)
-        return self._frames[table]
+        return self._tables[table]
 
     def key(self, table: str) -> str | None:
-        frame = self.frame(table)
+        arrow = self.table(table)
         # The primary key is the first column in every published table.
-        return frame.columns[0] if frame is not None and len(frame.columns) else None
+        return arrow.column_names[0] if arrow is not None and arrow.num_columns else None
 
     def row(self, table: str, entity_id: str) -> dict | None:
-        rows = self._rows.setdefault(table, {})
+        rows = self._rows.setdefault(table, {})  # None: the table has no such row
         if entity_id not in rows:
             self.fetch_rows(table, [entity_id])
         return rows.get(entity_id)
@@ -97,20 +162,53 @@ class _Release:
     def fetch_rows(self, table: str, entity_ids: Iterable[str]) -> None:
         """Read the rows of these IDs in one selection, so that a loop over many changed
         claims looks each up in a dict rather than asking pandas once per row (a row is the
-        record `to_dict` gives: Python scalars, lists as arrays)."""
-        positions = self._row_positions(table)
+        record `to_dict` gives: Python scalars, lists as arrays). An ID the table does not
+        have is remembered as None."""
         rows = self._rows.setdefault(table, {})
-        wanted = [i for i in dict.fromkeys(entity_ids) if i not in rows and i in positions]
-        if wanted:
-            taken = self.frame(table).take([positions[i] for i in wanted])
-            rows.update(zip(wanted, taken.to_dict("records"), strict=True))
+        wanted = [i for i in dict.fromkeys(entity_ids) if i not in rows]
+        if not wanted:  # nothing to read: do not index a table no line needs
+            return
+        # In file order: a take in order is faster, and the rows go into a dict by ID anyway.
+        found = sorted(self._find(table, wanted).items(), key=lambda item: item[1])
+        if found:
+            taken = _records(self.table(table), [position for _, position in found],
+                             self._other_columns(table))
+            rows.update(zip((entity_id for entity_id, _ in found), taken, strict=True))
+        for entity_id in wanted:
+            rows.setdefault(entity_id, None)
+
+    def _find(self, table: str, entity_ids: list[str]) -> dict[str, int]:
+        """ID -> row number, for those of these IDs the table has. One ID is looked up in a
+        dict of the table's keys, built once; a batch on a table not indexed yet is matched in
+        Arrow instead (that dict took 0.7 s for 1M claims). Either way one row per ID: the
+        keys are unique and not null (diff_release_dirs, run first, refuses others)."""
+        arrow = self.table(table)
+        if arrow is None:
+            return {}
+        keys = arrow.column(self.key(table))
+        if table in self._positions or len(entity_ids) == 1 or not _is_text(keys.type):
+            positions = self._row_positions(table)
+            return {i: positions[i] for i in entity_ids if i in positions}
+        texts = [i for i in entity_ids if isinstance(i, str)]  # no other value is a key
+        matches = pc.index_in(pa.array(texts, keys.type), value_set=keys.combine_chunks())
+        return {i: position for i, position in zip(texts, matches.to_pylist(), strict=True)
+                if position is not None}
+
+    def _other_columns(self, table: str) -> pd.DataFrame:
+        if table not in self._others:
+            arrow = self.table(table)
+            names = [name for name, arrow_type in zip(arrow.column_names, arrow.schema.types,
+                                                      strict=True)
+                     if not _converts_alone(arrow_type)]
+            self._others[table] = arrow.select(names).to_pandas()
+        return self._others[table]
 
     def _row_positions(self, table: str) -> dict[str, int]:
         if table not in self._positions:
-            frame = self.frame(table)
-            self._positions[table] = ({} if frame is None else
-                                      dict(zip(frame[self.key(table)].astype(str).tolist(),
-                                               range(len(frame)), strict=True)))
+            arrow = self.table(table)
+            self._positions[table] = ({} if arrow is None else
+                                      dict(zip(_key_values(arrow.column(self.key(table))),
+                                               range(arrow.num_rows), strict=True)))
         return self._positions[table]
 
     def label(self, table: str, entity_id: str) -> str | None:
@@ -126,13 +224,15 @@ class _Release:
             table = path.stem
             if table in ("changes", "claims", "conflicts"):
                 continue
-            frame = self.frame(table)
-            column = next((c for c in ("name", "title") if frame is not None and c in frame), None)
+            arrow = self.table(table)
+            column = next((c for c in ("name", "title")
+                           if arrow is not None and c in arrow.column_names), None)
             if column is None:
                 continue
-            for entity_id, label in zip(frame[self.key(table)].astype(str), frame[column],
-                                        strict=True):
-                labels.setdefault(entity_id, str(label))
+            # Keys are unique within a table; an earlier table's label wins.
+            labels = dict(zip(_key_values(arrow.column(self.key(table))),
+                              map(str, _column_values(arrow.column(column))),
+                              strict=True)) | labels
         return labels
 
     @cached_property
@@ -151,6 +251,14 @@ class _Release:
             if label is not None:
                 return label
         return self.any_label.get(entity_id, entity_id)
+
+    def resolve_all(self, table: str, column: str, entity_ids: list[str]) -> list[str]:
+        """resolve for each of these IDs; a column that points into no table (a list of
+        13,700 claim IDs in layer_evidence) reads the labels in one pass."""
+        if self.foreign_keys.get((table, column)):
+            return [self.resolve(table, column, entity_id) for entity_id in entity_ids]
+        labels = self.any_label
+        return [labels.get(entity_id, entity_id) for entity_id in entity_ids]
 
     def is_reference(self, table: str, column: str) -> bool:
         return ((table, column) in self.foreign_keys or column.endswith("_id")
@@ -176,30 +284,30 @@ class _Release:
         self.link_targets[source_id] = str(url)
         return f"[{title}][{source_id}]"
 
-    @cached_property
-    def claim_rows_by_entity(self) -> dict[tuple[str, str], np.ndarray]:
-        """(table, entity) -> the row numbers of its claims, grouped once."""
-        claims = self.frame("claims")
-        if claims is None or claims.empty:
-            return {}
-        return claims.groupby(["table_name", "entity_id"], sort=False).indices
-
-    @cached_property
-    def claim_sources_and_fields(self) -> tuple[np.ndarray, np.ndarray]:
-        """The claims' source_id and field columns as object arrays, taken once: selecting
-        rows of the whole claims frame per changed entity copied every column each time (16
-        of 35 s of CHANGES.md at 1M claims)."""
-        claims = self.frame("claims")
-        return (claims["source_id"].to_numpy(dtype=object),
-                claims["field"].to_numpy(dtype=object))
+    def fetch_claims(self, table: str, entity_ids: Iterable[str]) -> None:
+        """Find the claims about these entities of `table` in one pass over the claims table:
+        only the entities a section shows ask for theirs (grouping every entity's claims took
+        1.5 s at 1M claims). Keeps each entity's (source_id, field) pairs."""
+        wanted = [i for i in dict.fromkeys(entity_ids) if (table, i) not in self._claims_of]
+        if not wanted:
+            return
+        found: dict[str, list[tuple]] = {i: [] for i in wanted}
+        claims = self.table("claims")
+        ids = [i for i in wanted if isinstance(i, str)]  # a missing ID has no claims
+        if claims is not None and claims.num_rows and ids:
+            entities = claims.column("entity_id")
+            about = pc.and_(pc.equal(claims.column("table_name"), table),
+                            pc.is_in(entities, value_set=pa.array(ids, entities.type)))
+            rows = claims.filter(about)  # a null table or entity matches nothing
+            for entity_id, source, field in zip(*(_text_values(rows.column(name)) for name in
+                                                  ("entity_id", "source_id", "field")),
+                                                strict=True):
+                found[entity_id].append((source, field))
+        self._claims_of.update(((table, i), pairs) for i, pairs in found.items())
 
     def sources_for(self, table: str, entity_id: str, field: str | None = None) -> list[str]:
-        positions = self.claim_rows_by_entity.get((table, entity_id))
-        if positions is None:
-            return []
-        sources, fields = self.claim_sources_and_fields
-        ids = sorted({source for source, claimed in zip(sources[positions], fields[positions],
-                                                         strict=True)
+        self.fetch_claims(table, [entity_id])
+        ids = sorted({source for source, claimed in self._claims_of[(table, entity_id)]
                       if not _missing(source) and (field is None or claimed == field)})
         return [link for link in (self.source_link(s) for s in ids) if link]
 
@@ -212,6 +320,8 @@ def _is_list(value) -> bool:
 
 
 def _missing(value) -> bool:
+    if isinstance(value, str):  # most cells: pd.isna is a slow answer to this one
+        return False
     if value is None or _is_list(value):
         return value is None
     try:
@@ -249,8 +359,9 @@ def _display(release: _Release, table: str, column: str, value) -> str | None:
         return None
     is_ref = release.is_reference(table, column)
     if _is_list(value):
-        items = [release.resolve(table, column, str(v)) if is_ref else _scalar(v)
-                 for v in list(value) if not _missing(v)]
+        present = [v for v in list(value) if not _missing(v)]
+        items = (release.resolve_all(table, column, [str(v) for v in present]) if is_ref
+                 else [_scalar(v) for v in present])
         return ", ".join(items) if items else None
     if is_ref:
         return release.resolve(table, column, str(value))
@@ -368,13 +479,24 @@ def _table_section(table: str, rows: pd.DataFrame, new: _Release, old: _Release)
     order = rows["change"].map(CHANGE_ORDER).fillna(9)
     records = rows.assign(_order=order).sort_values("_order", kind="stable")
     # Only what is shown is put into words; the rest is counted (large diffs stay cheap).
-    for row in records.head(MAX_ITEMS).to_dict("records"):
+    shown = records.head(MAX_ITEMS).to_dict("records")
+    _prefetch(table, shown, new, old)
+    for row in shown:
         lines.append(_describe(table, row, new, old))
     if not lines:
         return []
     more = len(records) - len(lines)
     tail = [f"- … and {more} more (see changes.parquet)"] if more > 0 else []
     return [f"### {_title(table)}", "", *[f"- {line}" for line in lines], *tail, ""]
+
+
+def _prefetch(table: str, rows: list[dict], new: _Release, old: _Release) -> None:
+    """Read the rows and claims that these changes' bullets name in one selection each,
+    rather than one per bullet."""
+    entities = [row["entity_id"] for row in rows]
+    new.fetch_rows(table, entities)
+    new.fetch_claims(table, entities)
+    old.fetch_rows(table, [row["entity_id"] for row in rows if row["change"] == "removed"])
 
 
 def _describe(table: str, row: dict, new: _Release, old: _Release) -> str:
@@ -455,11 +577,13 @@ def _claims_lines(rows: pd.DataFrame, changes: pd.DataFrame, new: _Release,
     per_source: dict[str, dict[str, int]] = {}
     notable: list[str] = []
     entities = changes[changes["change"].isin(["added", "removed"])]
-    moved = set(zip(entities["table_name"], entities["entity_id"], strict=True))
+    # tolist(): iterating a pandas Arrow-backed column is a Python call per cell.
+    moved = set(zip(entities["table_name"].tolist(), entities["entity_id"].tolist(),
+                    strict=True))
     # One entry per claim and kind of change: the changed fields of a claim are grouped.
     grouped: dict[tuple[str, str], list[str]] = {}
-    for claim_id, change, field in zip(rows["entity_id"], rows["change"], rows["field"],
-                                       strict=True):
+    for claim_id, change, field in zip(rows["entity_id"].tolist(), rows["change"].tolist(),
+                                       rows["field"].tolist(), strict=True):
         grouped.setdefault((claim_id, change), []).append(field)
     # Every claim row the loop below reads, in one selection per release.
     if old.folder:
@@ -530,11 +654,11 @@ def _first_release(new: _Release, new_label: str, counts: pd.DataFrame) -> str:
     by_table = {r["table_name"]: r for r in counts.to_dict("records")}
     for table in _ordered(by_table):
         out.append(f"| {table} | {int(by_table[table]['current'])} |")
-    sources = new.frame("sources")
-    if sources is not None and len(sources):
+    sources = new.table("sources")
+    if sources is not None and sources.num_rows:
         out += ["", "## Sources", ""]
         key = new.key("sources")
-        for source_id in sorted(str(s) for s in sources[key]):
+        for source_id in sorted(str(s) for s in _column_values(sources.column(key))):
             record = new.row("sources", source_id) or {}
             details = _details("sources", record, new)
             out.append(f"- {new.source_link(source_id)}"
