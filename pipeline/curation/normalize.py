@@ -30,7 +30,13 @@ from pipeline.curation.curated import (
 from pipeline.curation.like_cases import unlike_cases
 from pipeline.curation.money import add_usd
 from pipeline.extraction.extract import source_text
-from pipeline.extraction.quotes import SourceText, basis_problem, names_any, states_number
+from pipeline.extraction.quotes import (
+    SourceText,
+    basis_problem,
+    name_keys,
+    quote_names_any,
+    states_number,
+)
 from pipeline.sources.capture import Capture, CaptureError, verify_capture
 from pipeline.text import fold_name
 from pipeline.validation.schemas import (
@@ -484,6 +490,10 @@ def read_entities(table: str, records: list[Record], schema: TableSchema,
     # Columns _check_value has a rule for, those naming a source, those with a precision:
     # found once per table, not tested for every column of every record.
     checked = {c.name for c in writable.values() if c.allowed or c.pattern or c.format}
+    # Whether a column refuses a null (jurisdictions get name and kind from ISO 3166).
+    required = {name: not (c.nullable or c.is_list or (table == "jurisdictions"
+                                                       and name in ("name", "kind")))
+                for name, c in writable.items()}
     citing = [c for c in writable.values() if "sources" in c.references]
     dated = [c for c in writable.values() if c.precision]
     drafts: dict[str, EntityDraft] = {}
@@ -502,11 +512,14 @@ def read_entities(table: str, records: list[Record], schema: TableSchema,
                                key=key, column=pk, value=key)
         values: dict[str, Any] = {}
         for name, column in writable.items():
-            if record.get(name) is None and not column.nullable and not column.is_list:
-                if not (table == "jurisdictions" and name in ("name", "kind")):
+            given = record.get(name)
+            if given is None:  # _coerce's and _check_value's answer, without the calls
+                if required[name]:
                     raise record.error("missing required column" if name not in record else
                                        "required: may not be null", key=key, column=name)
-            value = _coerce(record, key, column, record.get(name))
+                values[name] = [] if column.is_list else None
+                continue
+            value = _coerce(record, key, column, given)
             if name in checked:
                 _check_value(record, key, column, value)
             values[name] = value
@@ -840,11 +853,15 @@ class RowResolver:
         supported_any = False
         active_parts: list[Any] = []
         for claim in draft.claims:
-            if name not in claim.all_fields and name not in claim.stated:
-                continue  # _supports would say None: most claims support a few columns
-            part = _supports(claim, name, value, column.is_list)
-            if part in (None, []):
+            # _supports, its common answers first: most claims support a few columns
+            if name in claim.all_fields:
+                part = value
+            elif name not in claim.stated:
                 continue
+            else:
+                part = _supports(claim, name, value, column.is_list)
+                if part in (None, []):
+                    continue
             supported_any = True
             if self.scope.active(claim):
                 supporting.append((claim, name, part))
@@ -997,20 +1014,29 @@ def unnamed_rows(entities: CuratedEntities, schemas: dict[str, TableSchema],
         if "name" not in schemas[table].column_names:
             continue
         for draft in drafts.values():
-            names = [draft.values.get("name") or "", *(draft.values.get("aliases") or [])]
-            family = families.get(draft.values.get("family_id") or "")
-            if family is not None:
-                names += [family.values.get("name") or "", *(family.values.get("aliases") or [])]
+            keys: list[str] | None = None  # the names' keys, folded once per entity
             for claim in draft.claims:
-                if (claim.basis == "table" and scope.active(claim)
-                        and not claim.record.get("note")
-                        and not names_any(claim.quote or "", names)):
+                if not (claim.basis == "table" and scope.active(claim)
+                        and not claim.record.get("note")):
+                    continue
+                if keys is None:
+                    keys = name_keys(_row_names(draft, families))
+                if not quote_names_any(claim.quote or "", keys):
                     problems.append(
                         f"{claim.record.file}:{claim.record.line}: {table} "
                         f"{draft.entity_id}: the table row quoted names neither "
                         f"{draft.values.get('name')!r} nor its family; say in `note` how "
                         f"the row bears on it, or quote the row that names it")
     return problems
+
+
+def _row_names(draft: EntityDraft, families: dict[str, EntityDraft]) -> list[str]:
+    """The names a table row may give for an entity: its own, or (a model's) its family's."""
+    names = [draft.values.get("name") or "", *(draft.values.get("aliases") or [])]
+    family = families.get(draft.values.get("family_id") or "")
+    if family is not None:
+        names += [family.values.get("name") or "", *(family.values.get("aliases") or [])]
+    return names
 
 
 def unstated_numbers(entities: CuratedEntities, scope: ReleaseScope) -> list[str]:

@@ -94,11 +94,18 @@ def _letters(text: str) -> str:
     return _NOT_LETTERS.sub("", text.casefold())
 
 
-def names_any(quote: str, names: list[str]) -> bool:
-    """Whether the quote names one of `names`, compared without case, spaces or punctuation
-    (captured table rows often lose their separators: "Qwen 3.6Alibaba1M context")."""
+def name_keys(names: list[str]) -> list[str]:
+    """What quote_names_any looks for: each name of two letters or digits or more, without
+    case, spaces or punctuation (folded once for an entity's several quotes)."""
+    return [key for key in map(_letters, names) if len(key) >= 2]
+
+
+def quote_names_any(quote: str, keys: list[str]) -> bool:
+    """Whether the quote names one of the names whose name_keys are `keys`, compared without
+    case, spaces or punctuation (captured table rows often lose their separators: "Qwen
+    3.6Alibaba1M context")."""
     folded = _letters(quote)
-    return any(len(letters) >= 2 and letters in folded for letters in map(_letters, names))
+    return any(key in folded for key in keys)
 
 
 
