@@ -43,6 +43,7 @@ from pipeline.validation.schemas import (
     FORMATS,
     ColumnSpec,
     TableSchema,
+    frame_from_columns,
     frame_from_records,
     is_missing,
 )
@@ -780,7 +781,10 @@ class RowResolver:
 
     def __init__(self, scope: ReleaseScope) -> None:
         self.scope = scope
-        self.claim_rows: list[dict] = []
+        # The claims table as one list per column (CLAIM_COLUMNS), each claim ID once (the
+        # first row with it): 1M dicts of ten keys cost more to build, dedupe and read back.
+        self.claim_columns: dict[str, list[str | None]] = {name: [] for name in CLAIM_COLUMNS}
+        self._claim_ids: set[str] = set()
         self.conflicts: list[Conflict] = []
         self.conflict_keys: set[tuple] = set()
         self.withheld: list[str] = []
@@ -915,22 +919,31 @@ class RowResolver:
         head = f"{table}\x1f{entity_id}\x1f{name}\x1f"
         tail = (f"\x1f{_id_part(claim.source_id)}\x1f{_id_part(claim.quote)}"
                 f"\x1f{_id_part(claim.reference)}")
+        (ids, table_names, entities, fields, values, sources, quotes, locators, bases,
+         references) = self.claim_columns.values()
         for item in part if isinstance(part, list) else [part]:
             value = render_value(item)
             if external:
                 self.external_values += 1
-            self.claim_rows.append({
-                "claim_id": _sha256_16(head + value + tail),
-                "table_name": table,
-                "entity_id": entity_id,
-                "field": name,
-                "value": value,
-                "source_id": claim.source_id,
-                "quote": claim.quote,
-                "locator": locator,
-                "basis": claim.basis,
-                "reference_url": claim.reference,
-            })
+            claim_id = _sha256_16(head + value + tail)
+            if claim_id in self._claim_ids:  # a row already there: the first one is kept
+                continue
+            self._claim_ids.add(claim_id)
+            ids.append(claim_id)
+            table_names.append(table)
+            entities.append(entity_id)
+            fields.append(name)
+            values.append(value)
+            sources.append(claim.source_id)
+            quotes.append(claim.quote)
+            locators.append(locator)
+            bases.append(claim.basis)
+            references.append(claim.reference)
+
+
+# The columns of the claims table, in the order RowResolver.claim_columns holds them.
+CLAIM_COLUMNS = ("claim_id", "table_name", "entity_id", "field", "value", "source_id", "quote",
+                 "locator", "basis", "reference_url")
 
 
 _NONE: frozenset[str] = frozenset()  # a table with no IDs (yet)
@@ -1104,7 +1117,7 @@ def build_release_tables(curated: Curated, schemas: dict[str, TableSchema],
     _add_inverse_links(tables, schemas)
     _add_reference_types(tables, references.published_ids)
     _figure_conflicts(entities, resolver.conflicts, curated, tables["figures"])
-    tables["claims"] = frame_from_records(schemas["claims"], _dedupe(resolver.claim_rows))
+    tables["claims"] = frame_from_columns(schemas["claims"], resolver.claim_columns)
     _row_conflicts(entities, resolver.conflicts, curated, tables, schemas)
     tables["conflicts"] = _conflicts_frame(schemas["conflicts"], resolver.conflicts)
     _check_quoted_claims(entities, schemas, scope, references.published_ids, tables)
@@ -1158,13 +1171,6 @@ def _check_quoted_claims(entities: CuratedEntities, schemas: dict[str, TableSche
                               tables, schemas)]
     if problems:
         raise CuratedError("\n".join(problems))
-
-
-def _dedupe(rows: list[dict]) -> list[dict]:
-    unique: dict[str, dict] = {}
-    for row in rows:
-        unique.setdefault(row["claim_id"], row)
-    return list(unique.values())
 
 
 # Numbers a quote must write itself: an investment's amount, a figure's value.
