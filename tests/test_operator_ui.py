@@ -131,3 +131,27 @@ def test_dg_and_dagster_validate_load_the_sovai_location(tmp_path):
                              capture_output=True, text=True, timeout=300)
     assert checked.returncode == 0, checked.stderr[-3000:]
     assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+
+
+def test_a_dagster_dev_that_will_not_stop_is_killed_after_its_grace(tmp_path):
+    """A stop always ends: a child that ignores the forwarded SIGINT is killed, with its
+    process group, once stop_grace has passed, and the stop still counts as done (exit 0)."""
+    import threading
+
+    from pipeline.cli.dagster_dev import run_dagster_dev
+
+    pid_file = tmp_path / "pid"
+    stubborn = [sys.executable, "-c",
+                "import os, signal, sys, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(600)"]
+    timer = threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    started = time.monotonic()
+    try:
+        code = run_dagster_dev(stubborn, env=os.environ, cwd=str(tmp_path), grace=2.0,
+                               stop_grace=1.0)
+    finally:
+        timer.cancel()
+    assert code == 0
+    assert time.monotonic() - started < 20
+    assert _in_group(int(pid_file.read_text())) == []

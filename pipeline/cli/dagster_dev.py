@@ -13,10 +13,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 
 LEFTOVER_GRACE = 15.0  # seconds dagster dev's children get to exit after it has
+# seconds dagster dev gets to stop after the signal: it usually takes 10 s, but on a loaded
+# machine it was seen still stopping after 90 s, and a stop must end
+STOP_GRACE = 30.0
 
 
 def _group_alive(pgid: int) -> bool:
@@ -35,34 +39,58 @@ def _reap_group(pgid: int, grace: float) -> None:
     while _group_alive(pgid) and time.monotonic() < deadline:
         time.sleep(0.2)
     if _group_alive(pgid):
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill(pgid)
 
 
 def run_dagster_dev(command: Sequence[str], *, env: Mapping[str, str], cwd: str,
-                    grace: float = LEFTOVER_GRACE) -> int:
+                    grace: float = LEFTOVER_GRACE, stop_grace: float = STOP_GRACE) -> int:
     """Run `command` (dagster dev ...) until it exits; SIGTERM or SIGINT to this process asks it
-    to stop (once; a second signal kills its group at once). Returns its exit code."""
+    to stop (once; a second signal, or `stop_grace` seconds without it stopping, kills its
+    group). Returns its exit code, 0 for a stop that was asked for and had to be forced."""
     child = subprocess.Popen(list(command), env=dict(env), cwd=cwd, start_new_session=True)
-    signals = [0]
+    asked: list[float] = []  # when each stop signal came
 
     def forward(signum: int, frame: object) -> None:
-        signals[0] += 1
-        try:
-            if signals[0] == 1:
-                child.send_signal(signal.SIGINT)  # dagster dev's own Ctrl-C path
-            else:
-                os.killpg(child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        asked.append(time.monotonic())
+        if len(asked) == 1:
+            _signal(child, signal.SIGINT)  # dagster dev's own Ctrl-C path
+        else:
+            _kill(child.pid)
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        code = child.wait()
+        code = _wait_for_stop(child, asked, stop_grace)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
         _reap_group(child.pid, grace)
     return code
+
+
+def _wait_for_stop(child: subprocess.Popen, asked: list[float], stop_grace: float) -> int:
+    forced = False
+    while True:
+        try:
+            code = child.wait(timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
+            if asked and not forced and time.monotonic() - asked[0] > stop_grace:
+                print(f"sovai ui: dagster dev did not stop within {stop_grace:.0f} s of the "
+                      f"signal; killed", file=sys.stderr, flush=True)
+                _kill(child.pid)
+                forced = True
+    return 0 if forced and len(asked) == 1 else code
+
+
+def _signal(child: subprocess.Popen, signum: int) -> None:
+    try:
+        child.send_signal(signum)
+    except ProcessLookupError:
+        pass
+
+
+def _kill(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
