@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -126,7 +127,9 @@ def check_workers(releases: int, claims: int) -> int:
     configured = os.environ.get("SOVAI_CHECK_WORKERS", "")
     if configured.isdigit():
         return max(1, min(releases, int(configured)))
-    if claims < PARALLEL_FROM_CLAIMS:
+    # Forking a process that has loaded pandas and pyarrow is safe on Linux; macOS warns
+    # against fork without exec, so there it waits to be asked.
+    if claims < PARALLEL_FROM_CLAIMS or not sys.platform.startswith("linux"):
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
         os.cpu_count() or 1)
