@@ -834,8 +834,6 @@ class RowResolver:
                           resolutions: dict) -> None:
         """A page stating another value: an error unless the entity says which it chose."""
         name = column.name
-        if not any(name in claim.stated for claim in draft.claims):
-            return  # the common case: no page states a value of this column
         for claim in draft.claims:
             other = _conflicting(claim, name, value, column.is_list)
             if other is None:

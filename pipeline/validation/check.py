@@ -167,7 +167,7 @@ def run_check(paths: ProjectPaths, echo: Callable[[str], None] = print) -> int:
     """Print the report; return 1 when anything blocks a release, else 0."""
     blocking: list[str] = []
     try:
-        curated, schemas, releases = stages.load_project(paths)
+        curated, _, releases = stages.load_project(paths)
         report = stages.capture_sources(paths, curated)
     except (CuratedError, CaptureError) as err:
         echo(f"BLOCKING: {err}")
