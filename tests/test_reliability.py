@@ -203,6 +203,43 @@ def test_a_fault_under_the_build_is_one_clear_line(tmp_path):
     assert not (root / "releases").exists() or not any((root / "releases").iterdir())
 
 
+EXIT_AFTER_WORK = """
+import atexit, sys, threading, time
+from pipeline.cli.entry import exit_without_teardown
+atexit.register(lambda: print("atexit ran"))
+worker = threading.Thread(target=lambda: (time.sleep(0.5), print("thread finished")))
+worker.start()
+print("buffered, not flushed", end="; ")
+exit_without_teardown(int(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_the_command_exits_without_teardown_but_loses_nothing(code):
+    # What interpreter shutdown does for the outside world still happens: threads finish,
+    # atexit callbacks run, buffered output reaches the pipe, and the status is kept.
+    run = subprocess.run([sys.executable, "-c", EXIT_AFTER_WORK, str(code)], cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == code, run.stderr
+    assert run.stdout == "buffered, not flushed; thread finished\natexit ran\n"
+
+
+def test_the_installed_command_keeps_its_output_and_exit_status(tmp_path):
+    root = write_project(tmp_path / "project")
+    build = subprocess.run([SOVAI, "--root", str(root), "build"], cwd=REPO,
+                           capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stdout + build.stderr
+    assert build.stdout.rstrip().splitlines()[-1].startswith("  rows: ")  # the last line
+    assert build.stdout.count("built ") == 2
+    usage = subprocess.run([SOVAI, "--root", str(root), "biuld"], capture_output=True,
+                           text=True, timeout=60)
+    assert usage.returncode == 2 and "No such command 'biuld'" in usage.stderr
+    elsewhere = subprocess.run([SOVAI, "--root", str(tmp_path), "check"], capture_output=True,
+                               text=True, timeout=60)
+    assert elsewhere.returncode == 1 and elsewhere.stderr.strip() == (
+        f"Error: {tmp_path}: not a sovai project (it has no curated/ and schemas/ folders)")
+
+
 PUBLISH_UNDER_LIMIT = """
 import os, resource, signal, sys
 from pathlib import Path
