@@ -263,8 +263,21 @@ def test_a_later_process_reads_the_parses_kept_on_disk_until_a_file_changes(tmp_
     assert "Qwen 3.7" in names and "Qwen 3.6" not in names
     assert len(sorted((root / loader.PARSE_CACHE).glob("*.pickle"))) == len(kept)  # replaced
 
+    # A file moved (a table split into a folder) keeps no parse under its old name.
+    (root / "curated" / "models").mkdir()
+    path.rename(root / "curated" / "models" / "all.yaml")
+    loader._PARSED.clear()
+    moved = load_curated(root / "curated")
+    assert [dict(r) for r in moved.entities["models"]] == [
+        dict(r) for r in changed.entities["models"]]
+    assert {str(r.file) for r in moved.entities["models"]} == {"curated/models/all.yaml"}
+    stems = {p.name.split("-")[0] for p in (root / loader.PARSE_CACHE).glob("*.pickle")}
+    assert len(stems) == len(kept)
+    assert loader.ParseCache.stem_of("curated/models/all.yaml") in stems
+    assert loader.ParseCache.stem_of("curated/models.yaml") not in stems
+
     for pickle_file in (root / loader.PARSE_CACHE).glob("*.pickle"):
         pickle_file.write_bytes(pickle_file.read_bytes()[:20])  # truncated
     loader._PARSED.clear()
-    assert _shape(load_curated(root / "curated").entities) == _shape(changed.entities)
+    assert _shape(load_curated(root / "curated").entities) == _shape(moved.entities)
     loader._PARSED.clear()

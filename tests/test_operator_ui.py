@@ -70,14 +70,21 @@ def _graphql(port: int, deadline: float) -> dict:
         time.sleep(1)
 
 
-def test_the_ui_serves_every_table_on_the_projects_own_dagster_home_and_stops_on_sigterm(
-        tmp_path):
+def _start_ui(tmp_path: Path) -> tuple[Path, int, subprocess.Popen]:
+    """`sovai ui` over a new project, as an operator starts it (no $DAGSTER_HOME of its own),
+    in a process group of its own: the project, the port and the process."""
     root = write_project(tmp_path / "project")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     server = subprocess.Popen([SOVAI, "--root", str(root), "ui", "--port", str(port)],
                               cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
+    return root, port, server
+
+
+def test_the_ui_serves_every_table_on_the_projects_own_dagster_home_and_stops_on_sigterm(
+        tmp_path):
+    root, port, server = _start_ui(tmp_path)
     groups = [server.pid]
     try:
         answer = _graphql(port, time.monotonic() + 240)
@@ -155,3 +162,47 @@ def test_a_dagster_dev_that_will_not_stop_is_killed_after_its_grace(tmp_path):
     assert code == 0
     assert time.monotonic() - started < 20
     assert _in_group(int(pid_file.read_text())) == []
+
+
+LAUNCH = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+RUNS = """{ runsOrError { ... on Runs { results { runId status startTime endTime } } } }"""
+
+
+def _post(port: int, query: str, variables: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["data"]
+
+
+def test_two_runs_of_one_release_launched_together_run_one_after_the_other(tmp_path):
+    # A sensor's build and one launched by hand, say: the second waits in the run queue.
+    root, port, server = _start_ui(tmp_path)
+    try:
+        _graphql(port, time.monotonic() + 240)
+        params = {"selector": {"repositoryLocationName": "sovai",
+                               "repositoryName": "__repository__", "jobName": "build_release"},
+                  "executionMetadata": {"tags": [{"key": "dagster/partition",
+                                                  "value": "2026-04-25"}]}}
+        launched = [_post(port, LAUNCH, {"params": params})["launchRun"] for _ in range(2)]
+        assert [r["__typename"] for r in launched] == ["LaunchRunSuccess"] * 2, launched
+        ids = {r["run"]["runId"] for r in launched}
+        deadline, both_seen = time.monotonic() + 300, []
+        while True:
+            runs = [r for r in _post(port, RUNS)["runsOrError"]["results"] if r["runId"] in ids]
+            statuses = sorted(r["status"] for r in runs)
+            both_seen.append(statuses)
+            if statuses == ["SUCCESS", "SUCCESS"] or time.monotonic() > deadline:
+                break
+            assert statuses.count("STARTED") + statuses.count("STARTING") <= 1, statuses
+            time.sleep(0.5)
+    finally:
+        _kill_group(server.pid)
+    assert statuses == ["SUCCESS", "SUCCESS"], both_seen[-5:]
+    first, second = sorted(runs, key=lambda r: r["startTime"])
+    assert second["startTime"] >= first["endTime"]  # no overlap, as Dagster recorded them
+    assert ["QUEUED", "STARTED"] in both_seen or ["QUEUED", "STARTING"] in both_seen
+    assert (root / "releases" / "2026-04-25" / "datapackage.json").is_file()

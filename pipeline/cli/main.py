@@ -45,8 +45,15 @@ def run_build(paths: ProjectPaths, release_key: str | None = None, *, echo=click
 # log. Dagster's events (steps, inputs, outputs, materializations, checks) are stored whatever
 # the level; the DEBUG records are the IO managers' "Loading file from ..." lines, 118 of a
 # 10k build's 473 event-log rows, each its own SQLite commit.
+# One run per release at a time: a sensor's build and the monthly schedule's (or one launched
+# in the UI) would otherwise write one partition's storage and release folder together; the
+# second waits in Dagster's run queue until the first ends.
 INSTANCE_SETTINGS = {"telemetry": "telemetry:\n  enabled: false\n",
-                     "python_logs": "python_logs:\n  python_log_level: INFO\n"}
+                     "python_logs": "python_logs:\n  python_log_level: INFO\n",
+                     "concurrency": "concurrency:\n  runs:\n    tag_concurrency_limits:\n"
+                                    "      - key: dagster/partition\n        value:\n"
+                                    "          applyLimitPerUniqueValue: true\n"
+                                    "        limit: 1\n"}
 
 
 def _project_instance_settings(home: Path) -> None:

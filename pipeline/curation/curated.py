@@ -339,9 +339,25 @@ class ParseCache:
 
     def __init__(self, folder: Path, name: str, digest: bytes) -> None:
         self.folder = folder
-        self.stem = hashlib.blake2b(name.encode("utf-8"), digest_size=8).hexdigest()
+        self.stem = self.stem_of(name)
         version = hashlib.blake2b(digest + _loader_fingerprint(), digest_size=8).hexdigest()
         self.path = folder / f"{self.stem}-{version}.pickle"
+
+    @staticmethod
+    def stem_of(name: str) -> str:
+        return hashlib.blake2b(name.encode("utf-8"), digest_size=8).hexdigest()
+
+    @classmethod
+    def forget_others(cls, folder: Path, names: list[str]) -> None:
+        """Remove the parses of files that are gone (a table split into a folder, a file
+        renamed): only the files named here keep theirs."""
+        keep = {cls.stem_of(name) for name in names}
+        try:
+            for kept in folder.glob("*.pickle"):
+                if kept.name.split("-", 1)[0] not in keep:
+                    kept.unlink(missing_ok=True)
+        except OSError:
+            return  # best effort, as the rest of the cache
 
     def load(self) -> list[Record] | None:
         try:
@@ -441,25 +457,35 @@ class Curated:
     mention_columns: list[Record]
 
 
+def table_paths(curated_dir: Path, name: str) -> list[Path]:
+    """One curated table's files: `<name>.yaml`, a folder `<name>/` of YAML files (split by
+    theme), or both, in that order (the first may not exist)."""
+    return [curated_dir / f"{name}.yaml", *sorted((curated_dir / name).glob("*.yaml"))]
+
+
 def load_table_records(curated_dir: Path, name: str) -> list[Record]:
-    """One curated table: `<name>.yaml`, a folder `<name>/` of YAML files (split by theme), or
-    both, in that order."""
-    paths = [curated_dir / f"{name}.yaml", *sorted((curated_dir / name).glob("*.yaml"))]
+    """One curated table's records, from its files (table_paths) in order."""
     root = curated_dir.parent
-    return [record for path in paths for record in load_yaml_records(
+    return [record for path in table_paths(curated_dir, name) for record in load_yaml_records(
         path, display_root=root, cache_dir=root / PARSE_CACHE)]
 
 
-def load_curated(curated_dir: Path) -> Curated:
-    def load(name: str) -> list[Record]:
-        return load_table_records(curated_dir, name)
+CURATED_TABLES = ["releases", "sources", *ENTITY_FILES, "redirects", "conflicts",
+                  "mention_columns"]
 
+
+def load_curated(curated_dir: Path) -> Curated:
+    loaded = {name: load_table_records(curated_dir, name) for name in CURATED_TABLES}
+    root = curated_dir.parent
+    ParseCache.forget_others(root / PARSE_CACHE, [
+        str(path.relative_to(root)) for name in CURATED_TABLES
+        for path in table_paths(curated_dir, name) if path.is_file()])
     return Curated(
         root=curated_dir,
-        releases=load("releases"),
-        sources=load("sources"),
-        entities={name: load(name) for name in ENTITY_FILES},
-        redirects=load("redirects"),
-        conflicts=load("conflicts"),
-        mention_columns=load("mention_columns"),
+        releases=loaded["releases"],
+        sources=loaded["sources"],
+        entities={name: loaded[name] for name in ENTITY_FILES},
+        redirects=loaded["redirects"],
+        conflicts=loaded["conflicts"],
+        mention_columns=loaded["mention_columns"],
     )
