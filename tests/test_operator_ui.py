@@ -206,3 +206,24 @@ def test_two_runs_of_one_release_launched_together_run_one_after_the_other(tmp_p
     assert second["startTime"] >= first["endTime"]  # no overlap, as Dagster recorded them
     assert ["QUEUED", "STARTED"] in both_seen or ["QUEUED", "STARTING"] in both_seen
     assert (root / "releases" / "2026-04-25" / "datapackage.json").is_file()
+
+
+def test_a_killed_sovai_ui_does_not_leave_dagster_dev_running(tmp_path):
+    # SIGKILL reaches `sovai ui` alone (the OOM killer, kill -9 of its PID): dagster dev, in
+    # its own process group, is told by the kernel to stop, and its whole group ends.
+    _, port, server = _start_ui(tmp_path)
+    groups = [server.pid]
+    try:
+        _graphql(port, time.monotonic() + 240)
+        [dev] = _children(server.pid)
+        groups.append(dev)
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+        deadline = time.monotonic() + 120
+        while _in_group(dev) and time.monotonic() < deadline:
+            time.sleep(1)
+        left = _in_group(dev)
+    finally:
+        for group in groups:
+            _kill_group(group)
+    assert left == []

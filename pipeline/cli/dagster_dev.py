@@ -6,7 +6,9 @@ the same moment as dagster dev itself. The code server exits first, dagster dev'
 it while shutting down, and the new one outlives dagster dev until its 45 s heartbeat timeout
 (measured on this project: the group emptied 60-80 s after SIGTERM). Here SIGTERM and SIGINT
 reach dagster dev alone, which stops its webserver, daemon and code servers itself; whatever is
-left of its group after that is killed, so `sovai ui` never leaves a process behind."""
+left of its group after that is killed, so `sovai ui` never leaves a process behind. If
+`sovai ui` itself is killed (SIGKILL, the OOM killer), the kernel asks dagster dev to stop
+(Linux's parent-death signal), since nothing else would."""
 
 from __future__ import annotations
 
@@ -47,7 +49,8 @@ def run_dagster_dev(command: Sequence[str], *, env: Mapping[str, str], cwd: str,
     """Run `command` (dagster dev ...) until it exits; SIGTERM or SIGINT to this process asks it
     to stop (once; a second signal, or `stop_grace` seconds without it stopping, kills its
     group). Returns its exit code, 0 for a stop that was asked for and had to be forced."""
-    child = subprocess.Popen(list(command), env=dict(env), cwd=cwd, start_new_session=True)
+    child = subprocess.Popen(list(command), env=dict(env), cwd=cwd, start_new_session=True,
+                             preexec_fn=_stop_when_orphaned(os.getpid()))
     asked: list[float] = []  # when each stop signal came
 
     def forward(signum: int, frame: object) -> None:
@@ -65,6 +68,23 @@ def run_dagster_dev(command: Sequence[str], *, env: Mapping[str, str], cwd: str,
             signal.signal(number, handler)
         _reap_group(child.pid, grace)
     return code
+
+
+def _stop_when_orphaned(parent: int):  # noqa: ANN202 (a preexec_fn, or None)
+    """On Linux, a function for the child to run before it execs dagster dev: when this process
+    ends without stopping it (SIGKILL, the OOM killer), the kernel sends it SIGINT, its own
+    Ctrl-C path, so it still stops its webserver, daemon and code servers. Elsewhere None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    def set_parent_death_signal() -> None:
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGINT))
+        if os.getppid() != parent:  # the parent died before the line above: never start
+            os._exit(1)
+
+    return set_parent_death_signal
 
 
 def _wait_for_stop(child: subprocess.Popen, asked: list[float], stop_grace: float) -> int:
