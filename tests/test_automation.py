@@ -76,6 +76,15 @@ def test_the_sensor_runs_again_only_when_inputs_change(tmp_path):
     changed = tick(first.cursor)
     assert [r.partition_key for r in changed.run_requests] == ["2026-05-31"]
     assert changed.run_requests[0].run_key != first.run_requests[0].run_key
+    # A page a source declares as its capture_file is an input too; other files are not.
+    (tmp_path / "project" / "notes.txt").write_text("not an input", encoding="utf-8")
+    assert not tick(changed.cursor).run_requests
+    page = tmp_path / "project" / "pages" / "mini.txt"
+    page.write_text(page.read_text(encoding="utf-8") + "\nA corrected line.\n",
+                    encoding="utf-8")
+    edited = tick(changed.cursor)
+    assert [r.partition_key for r in edited.run_requests] == ["2026-05-31"]
+    assert edited.cursor not in (first.cursor, changed.cursor)
 
 
 def test_following_month_end():

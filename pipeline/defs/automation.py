@@ -3,7 +3,8 @@
 - daily_ingestion (schedule): refresh every source with a URL (the ingest_sources job);
 - new_captures (sensor): a new capture fetched into raw/ (by that job or `sovai fetch`) runs
   the next draft's build;
-- inputs_changed (sensor): a change to curated/ or schemas/ runs the next draft's build;
+- inputs_changed (sensor): a change to curated/, schemas/ or a page a source declares as its
+  capture_file runs the next draft's build;
 - monthly_release (schedule): the next draft's build on the 1st of each month.
 
 All of them build drafts only: the next draft is chosen among the releases declared `draft`, the
@@ -23,10 +24,11 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from pipeline.curation.curated import load_curated
+from pipeline.curation.curated import CuratedError, load_curated, load_table_records
 from pipeline.curation.releases import Release, declared_releases
 from pipeline.defs.atlas import release_partitions
 from pipeline.defs.fetching import ingestion_job
+from pipeline.sources.capture import CaptureError, project_file
 
 if TYPE_CHECKING:  # the type define_asset_job returns (not exported by dagster)
     from dagster._core.definitions.unresolved_asset_job_definition import (
@@ -67,14 +69,36 @@ def no_draft_reason(releases: list[Release]) -> str:
             f"{{date: {upcoming}, status: draft}} in curated/releases.yaml")
 
 
+def declared_capture_files(root: Path) -> list[Path]:
+    """The files the curated sources name as their capture_file (pages/ by convention), those
+    that exist inside the project. A build captures each into raw/ itself, so an edit to one
+    is a change of the inputs, not a fetched capture."""
+    try:
+        sources = load_table_records(root / "curated", "sources")
+    except CuratedError:
+        return []  # the broken file is itself a change of curated/
+    files = set()
+    for record in sources:
+        if record.get("capture_file") is None:
+            continue
+        try:
+            path = project_file(root, record.get("capture_file"))
+        except CaptureError:
+            continue  # the build names it
+        if path.is_file():
+            files.add(path)
+    return sorted(files)
+
+
 def inputs_fingerprint(root: Path) -> str:
-    """A hash of what curators edit: curated/ and schemas/ (raw/ is new_captures' to watch)."""
-    digest = hashlib.sha256()
-    for folder in ("curated", "schemas"):
-        for path in sorted((root / folder).rglob("*")):
-            if path.is_file():
-                digest.update(str(path.relative_to(root)).encode())
-                digest.update(path.read_bytes())
+    """A hash of what curators edit: curated/, schemas/ and the pages the sources declare as
+    their capture_file (raw/ is new_captures' to watch)."""
+    digest, root = hashlib.sha256(), root.resolve()  # declared files come back resolved
+    paths = [p for folder in ("curated", "schemas") for p in sorted((root / folder).rglob("*"))
+             if p.is_file()]
+    for path in [*paths, *declared_capture_files(root)]:
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
