@@ -82,11 +82,16 @@ def curated_entities(paths: ProjectPaths, curated: Curated, captures: dict[str, 
 
 def resolve(paths: ProjectPaths, curated: Curated, mentions: pd.DataFrame,
             tables: ReleaseTables) -> MentionResolution:
+    """Each declared mention column's cells as entity IDs. The collector waits here too: the
+    alias index and the resolved rows are kept to the end, and at 1M claims its collections
+    (about a thousand, over the tables normalize left) took 3.1 to 3.9 s of a 6.5 to 7.8 s
+    resolve."""
     schemas = load_schemas(paths.schemas)
-    index = build_alias_index(tables.tables, {n: s.primary_key for n, s in schemas.items()})
-    with_mentions = set(mentions["source_id"])  # once, not per rule (was quadratic)
-    config = [r for r in curated.mention_columns if r.get("source") in with_mentions]
-    return resolve_mentions(mentions, config, index)
+    with collector_paused():
+        index = build_alias_index(tables.tables, {n: s.primary_key for n, s in schemas.items()})
+        with_mentions = set(mentions["source_id"])  # once, not per rule (was quadratic)
+        config = [r for r in curated.mention_columns if r.get("source") in with_mentions]
+        return resolve_mentions(mentions, config, index)
 
 
 def source_texts(tables: ReleaseTables, captures: dict[str, Capture]) -> dict[str, SourceText]:

@@ -181,8 +181,10 @@ def _post(port: int, query: str, variables: dict | None = None) -> dict:
 def test_two_runs_of_one_release_launched_together_run_one_after_the_other(tmp_path):
     # A sensor's build and one launched by hand, say: the second waits in the run queue.
     root, port, server = _start_ui(tmp_path)
+    groups = [server.pid]
     try:
         _graphql(port, time.monotonic() + 240)
+        groups += _children(server.pid)  # dagster dev's own process group
         params = {"selector": {"repositoryLocationName": "sovai",
                                "repositoryName": "__repository__", "jobName": "build_release"},
                   "executionMetadata": {"tags": [{"key": "dagster/partition",
@@ -200,7 +202,8 @@ def test_two_runs_of_one_release_launched_together_run_one_after_the_other(tmp_p
             assert statuses.count("STARTED") + statuses.count("STARTING") <= 1, statuses
             time.sleep(0.5)
     finally:
-        _kill_group(server.pid)
+        for group in groups:
+            _kill_group(group)
     assert statuses == ["SUCCESS", "SUCCESS"], both_seen[-5:]
     first, second = sorted(runs, key=lambda r: r["startTime"])
     assert second["startTime"] >= first["endTime"]  # no overlap, as Dagster recorded them

@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from pipeline import stages
-from pipeline.curation.curated import Curated, CuratedError, Record
+from pipeline.curation.curated import Curated, CuratedError, Record, collector_paused
 from pipeline.curation.normalize import CuratedEntities
 from pipeline.curation.releases import Release
 from pipeline.extraction.quotes import SourceText, basis_problem
@@ -164,7 +164,13 @@ def check_releases(paths: ProjectPaths, curated: Curated, captures: dict[str, Ca
 
 
 def run_check(paths: ProjectPaths, echo: Callable[[str], None] = print) -> int:
-    """Print the report; return 1 when anything blocks a release, else 0."""
+    """Print the report; return 1 when anything blocks a release, else 0. The cyclic
+    collector waits meanwhile, as for a build (pipeline.cli.main.run_build says why)."""
+    with collector_paused():
+        return _run_check(paths, echo)
+
+
+def _run_check(paths: ProjectPaths, echo: Callable[[str], None]) -> int:
     blocking: list[str] = []
     try:
         curated, _, releases = stages.load_project(paths)
