@@ -11,6 +11,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from .conftest import REPO, write_project
@@ -70,36 +73,49 @@ def _graphql(port: int, deadline: float) -> dict:
         time.sleep(1)
 
 
-def _start_ui(tmp_path: Path) -> tuple[Path, int, subprocess.Popen]:
-    """`sovai ui` over a new project, as an operator starts it (no $DAGSTER_HOME of its own),
-    in a process group of its own: the project, the port and the process."""
+@dataclass
+class _UI:
+    root: Path
+    port: int
+    server: subprocess.Popen
+    answer: dict  # the first GraphQL answer: the code location's assets
+    groups: list[int]  # sovai ui's process group, then dagster dev's own
+
+
+@contextmanager
+def _running_ui(tmp_path: Path) -> Iterator[_UI]:
+    """`sovai ui` over a new project, as an operator starts it (no $DAGSTER_HOME of its own,
+    in a process group of its own), once it answers; every process group it made is killed
+    when the block ends, whatever the test did."""
     root = write_project(tmp_path / "project")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     server = subprocess.Popen([SOVAI, "--root", str(root), "ui", "--port", str(port)],
                               cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
-    return root, port, server
-
-
-def test_the_ui_serves_every_table_on_the_projects_own_dagster_home_and_stops_on_sigterm(
-        tmp_path):
-    root, port, server = _start_ui(tmp_path)
     groups = [server.pid]
     try:
         answer = _graphql(port, time.monotonic() + 240)
         groups += _children(server.pid)  # dagster dev runs in a process group of its own
-        # Stopped as a service manager stops it: SIGTERM to its whole process group.
-        os.killpg(server.pid, signal.SIGTERM)
-        started = time.monotonic()
-        assert server.wait(timeout=90) == 0
-        stopped = time.monotonic() - started
+        yield _UI(root, port, server, answer, groups)
     finally:
         for group in groups:
             _kill_group(group)
+
+
+def test_the_ui_serves_every_table_on_the_projects_own_dagster_home_and_stops_on_sigterm(
+        tmp_path):
+    with _running_ui(tmp_path) as ui:
+        # Stopped as a service manager stops it: SIGTERM to its whole process group.
+        os.killpg(ui.server.pid, signal.SIGTERM)
+        started = time.monotonic()
+        assert ui.server.wait(timeout=90) == 0
+        stopped = time.monotonic() - started
+        left = [_in_group(g) for g in ui.groups]  # before the block kills what is left
     assert stopped < 60, stopped
-    assert [_in_group(g) for g in groups] == [[] for _ in groups]  # nothing left running
-    [repository] = answer["data"]["repositoriesOrError"]["nodes"]
+    assert left == [[] for _ in ui.groups]  # nothing left running
+    root = ui.root
+    [repository] = ui.answer["data"]["repositoriesOrError"]["nodes"]
     assert repository["location"]["name"] == "sovai"
     groups = {node["assetKey"]["path"][-1]: node["groupName"]
               for node in repository["assetNodes"]}
@@ -180,11 +196,8 @@ def _post(port: int, query: str, variables: dict | None = None) -> dict:
 
 def test_two_runs_of_one_release_launched_together_run_one_after_the_other(tmp_path):
     # A sensor's build and one launched by hand, say: the second waits in the run queue.
-    root, port, server = _start_ui(tmp_path)
-    groups = [server.pid]
-    try:
-        _graphql(port, time.monotonic() + 240)
-        groups += _children(server.pid)  # dagster dev's own process group
+    with _running_ui(tmp_path) as ui:
+        port = ui.port
         params = {"selector": {"repositoryLocationName": "sovai",
                                "repositoryName": "__repository__", "jobName": "build_release"},
                   "executionMetadata": {"tags": [{"key": "dagster/partition",
@@ -201,32 +214,22 @@ def test_two_runs_of_one_release_launched_together_run_one_after_the_other(tmp_p
                 break
             assert statuses.count("STARTED") + statuses.count("STARTING") <= 1, statuses
             time.sleep(0.5)
-    finally:
-        for group in groups:
-            _kill_group(group)
     assert statuses == ["SUCCESS", "SUCCESS"], both_seen[-5:]
     first, second = sorted(runs, key=lambda r: r["startTime"])
     assert second["startTime"] >= first["endTime"]  # no overlap, as Dagster recorded them
     assert ["QUEUED", "STARTED"] in both_seen or ["QUEUED", "STARTING"] in both_seen
-    assert (root / "releases" / "2026-04-25" / "datapackage.json").is_file()
+    assert (ui.root / "releases" / "2026-04-25" / "datapackage.json").is_file()
 
 
 def test_a_killed_sovai_ui_does_not_leave_dagster_dev_running(tmp_path):
     # SIGKILL reaches `sovai ui` alone (the OOM killer, kill -9 of its PID): dagster dev, in
     # its own process group, is told by the kernel to stop, and its whole group ends.
-    _, port, server = _start_ui(tmp_path)
-    groups = [server.pid]
-    try:
-        _graphql(port, time.monotonic() + 240)
-        [dev] = _children(server.pid)
-        groups.append(dev)
-        os.kill(server.pid, signal.SIGKILL)
-        server.wait(timeout=10)
+    with _running_ui(tmp_path) as ui:
+        [dev] = ui.groups[1:]
+        os.kill(ui.server.pid, signal.SIGKILL)
+        ui.server.wait(timeout=10)
         deadline = time.monotonic() + 120
         while _in_group(dev) and time.monotonic() < deadline:
             time.sleep(1)
         left = _in_group(dev)
-    finally:
-        for group in groups:
-            _kill_group(group)
     assert left == []

@@ -465,8 +465,11 @@ def table_paths(curated_dir: Path, name: str) -> list[Path]:
 
 def load_table_records(curated_dir: Path, name: str) -> list[Record]:
     """One curated table's records, from its files (table_paths) in order."""
-    root = curated_dir.parent
-    return [record for path in table_paths(curated_dir, name) for record in load_yaml_records(
+    return _records_from(curated_dir.parent, table_paths(curated_dir, name))
+
+
+def _records_from(root: Path, paths: list[Path]) -> list[Record]:
+    return [record for path in paths for record in load_yaml_records(
         path, display_root=root, cache_dir=root / PARSE_CACHE)]
 
 
@@ -475,11 +478,12 @@ CURATED_TABLES = ["releases", "sources", *ENTITY_FILES, "redirects", "conflicts"
 
 
 def load_curated(curated_dir: Path) -> Curated:
-    loaded = {name: load_table_records(curated_dir, name) for name in CURATED_TABLES}
     root = curated_dir.parent
+    files = {name: table_paths(curated_dir, name) for name in CURATED_TABLES}
+    loaded = {name: _records_from(root, paths) for name, paths in files.items()}
     ParseCache.forget_others(root / PARSE_CACHE, [
-        str(path.relative_to(root)) for name in CURATED_TABLES
-        for path in table_paths(curated_dir, name) if path.is_file()])
+        str(path.relative_to(root)) for paths in files.values() for path in paths
+        if path.is_file()])  # `<name>.yaml` may be gone, its table moved into `<name>/`
     return Curated(
         root=curated_dir,
         releases=loaded["releases"],
